@@ -1,0 +1,53 @@
+import type { FetchTask, StatsTask, TaskResult } from '@spindle/sdk';
+
+/** The outcome of one task attempt, exactly as it goes into `TaskResult.outcome`. */
+export type TaskOutcome = NonNullable<TaskResult['outcome']>;
+
+/** Progress of a running task; every field is a running total, not a delta. */
+export interface TaskProgressUpdate {
+  bytesDone?: number;
+  /** 0 or absent when unknown. */
+  bytesTotal?: number;
+  rowsDone?: number;
+}
+
+/** What an executor is given besides the task itself. */
+export interface TaskContext {
+  /** Task id and attempt, for logs and temporary file names. */
+  taskId: string;
+  attempt: number;
+  jobId: string;
+  /**
+   * Aborted when the coordinator cancels the task, the lease is lost, or the
+   * worker shuts down. The executor must then stop, clean up (no partial output
+   * at a final name) and resolve with a CANCELLED error outcome.
+   */
+  signal: AbortSignal;
+  /**
+   * Reports progress. Cheap to call often: the connection rate-limits what it
+   * sends to the coordinator.
+   */
+  progress(update: TaskProgressUpdate): void;
+}
+
+/**
+ * Runs tasks of one worker kind. `run` never throws: every failure is an
+ * `{ $case: 'error' }` outcome with a stable code (see TaskError in the proto).
+ */
+export interface TaskExecutor<Spec = FetchTask | StatsTask> {
+  /** Tasks this executor can run at once; the worker grants this many credits. */
+  readonly slots: number;
+  run(spec: Spec, ctx: TaskContext): Promise<TaskOutcome>;
+  /** Stops the thread pool and frees resources; running tasks are aborted first. */
+  close(): Promise<void>;
+}
+
+/** Builds an error outcome. */
+export function errorOutcome(
+  code: string,
+  message: string,
+  retryable = false,
+  httpStatus = 0,
+): TaskOutcome {
+  return { $case: 'error', value: { code, message, retryable, httpStatus } };
+}
