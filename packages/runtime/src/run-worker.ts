@@ -1,0 +1,102 @@
+import { Counter, Gauge } from 'prom-client';
+import type { WorkerKind } from '@spindle/sdk';
+import type { Logger } from 'pino';
+import { createGrpcServer } from './grpc-server';
+import { createMetricsRegistry, startMetricsServer } from './metrics';
+import type { TaskExecutor } from './task-executor';
+import type { WorkerConfig } from './worker-config';
+import { WorkerConnection } from './worker-connection';
+
+/** A running worker process, as started by {@link runWorker}. */
+export interface RunningWorker {
+  readonly connection: WorkerConnection;
+  /** Health NOT_SERVING → drain (grace) → close pool → stop servers. Idempotent. */
+  stop(): Promise<void>;
+  /** Settles once the worker has stopped, whoever started the stop (a signal or the coordinator). */
+  readonly stopped: Promise<void>;
+}
+
+/**
+ * Composes a worker: health + metrics servers, the coordinator connection, and
+ * an executor. Health turns SERVING once the coordinator welcomed the worker and
+ * NOT_SERVING while disconnected or draining.
+ */
+export async function runWorker(options: {
+  kind: WorkerKind;
+  kindName: 'fetch' | 'stats';
+  version: string;
+  config: WorkerConfig;
+  executor: TaskExecutor;
+  logger: Logger;
+}): Promise<RunningWorker> {
+  const { config, logger, executor } = options;
+  const registry = createMetricsRegistry(`spindle_${options.kindName}_worker_`);
+  const tasksFinished = new Counter({
+    name: `spindle_${options.kindName}_worker_tasks_finished_total`,
+    help: 'Task attempts finished, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const connection = new WorkerConnection({
+    coordinatorAddress: config.coordinatorAddress,
+    workerId: config.workerId,
+    kind: options.kind,
+    version: options.version,
+    executor: {
+      slots: executor.slots,
+      close: () => executor.close(),
+      run: async (spec, ctx) => {
+        const outcome = await executor.run(spec, ctx);
+        tasksFinished.inc({ outcome: outcome.$case === 'error' ? outcome.value.code : 'ok' });
+        return outcome;
+      },
+    },
+    logger,
+  });
+  new Gauge({
+    name: `spindle_${options.kindName}_worker_tasks_running`,
+    help: 'Tasks running now',
+    registers: [registry],
+    collect() {
+      this.set(connection.runningCount);
+    },
+  });
+
+  const grpc = config.healthAddress === 'off' ? undefined : createGrpcServer({
+          serviceNames: [],
+          reflectionServices: ['grpc.health.v1.Health'],
+        });
+  const healthAddress = grpc ? await grpc.listen(config.healthAddress) : 'off';
+  const metrics = config.metricsAddress === 'off' ? undefined : await startMetricsServer(config.metricsAddress, registry);
+  connection.on('ready', () => grpc?.setServing(true));
+  connection.on('disconnected', () => grpc?.setServing(false));
+  logger.info(
+    {
+      workerId: config.workerId,
+      coordinator: config.coordinatorAddress,
+      dataRoot: config.dataRoot,
+      slots: executor.slots,
+      health: healthAddress,
+      metrics: metrics?.address ?? 'off',
+    },
+    'worker starting',
+  );
+  connection.start();
+
+  let stopping: Promise<void> | undefined;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const stop = () =>
+    (stopping ??= (async () => {
+      grpc?.setServing(false);
+      await connection.drain(config.drainGraceMs);
+      await executor.close();
+      await grpc?.shutdown(1000);
+      await metrics?.close();
+      markStopped();
+    })());
+  connection.on('shutdown', () => {
+    void stop();
+  });
+  return { connection, stop, stopped };
+}

@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+
+/**
+ * Runs `stop` once on the first SIGTERM or SIGINT, bounded by `hardDeadlineMs`;
+ * exits 0 when it finishes in time, 1 when it throws, and 124 at the deadline. A second
+ * signal exits at once with 128 + signal number. For `main.ts` only: libraries never
+ * install signal handlers.
+ */
+export function installShutdown(
+  stop: (signal: string) => Promise<void>,
+  options: { logger: Logger; hardDeadlineMs: number },
+): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      options.logger.warn({ signal }, 'second signal, exiting now');
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    stopping = true;
+    options.logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      options.logger.error({ deadlineMs: options.hardDeadlineMs }, 'shutdown deadline passed, exiting');
+      process.exit(124);
+    }, options.hardDeadlineMs);
+    timer.unref();
+    stop(signal).then(
+      () => {
+        options.logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        options.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

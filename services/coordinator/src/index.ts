@@ -1,0 +1,2 @@
+export { startCoordinator, type Coordinator } from './server';
+export { loadConfig, type CoordinatorConfig } from './config';

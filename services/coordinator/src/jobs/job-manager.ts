@@ -1,0 +1,811 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { SpindleError, type Logger } from '@spindle/runtime';
+import {
+  FetchTask,
+  Job,
+  JobEvent,
+  JobSpec,
+  JobState,
+  StatsTask,
+  TaskKind,
+  TaskResult,
+  TaskState,
+  WorkerKind,
+  type ConnectResponse,
+  JobKind,
+  type JobProgress,
+  type Task,
+  type TaskAssignment,
+  type TaskError,
+  type TaskProgress,
+  type WorkerHello,
+  type WorkerInfo,
+} from '@spindle/sdk';
+import type { SqliteStore, JobRow, TaskRow } from '../store/sqlite-store';
+import { TaskQueue, type QueuedTask } from '../scheduler/task-queue';
+import { WorkerSession, type SessionTransport } from '../sessions/worker-session';
+import type { CoordinatorMetrics } from '../metrics';
+import {
+  backoffMs,
+  compileRetryPolicy,
+  jobKindOf,
+  planFollowUpStats,
+  planJob,
+  taskId as makeTaskId,
+  type CompiledRetryPolicy,
+  type PlannedTask,
+  type SpecLimits,
+} from './job-spec';
+
+/** Options for {@link JobManager}. */
+export interface JobManagerOptions {
+  store: SqliteStore;
+  logger: Logger;
+  metrics?: CoordinatorMetrics;
+  limits: SpecLimits;
+  /** Heartbeat interval told to workers. @default 5000 */
+  heartbeatIntervalMs: number;
+  /** A worker silent for this long loses its tasks. @default 20000 */
+  leaseTimeoutMs: number;
+  /** Least time between two progress events of one job. @default 250 */
+  progressIntervalMs: number;
+}
+
+interface ActiveJob {
+  row: JobRow;
+  spec: JobSpec;
+  retry: CompiledRetryPolicy;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  /** Bytes and rows of finished tasks. */
+  bytesDone: number;
+  rowsDone: number;
+  /** Latest progress of running tasks, by task id. */
+  live: Map<string, { bytes: number; total: number; rows: number }>;
+  progressTimer: NodeJS.Timeout | undefined;
+  lastProgressMs: number;
+  /** (time, bytes, finished tasks) samples for rates, oldest first. */
+  samples: Array<[number, number, number]>;
+}
+
+const TERMINAL_JOB_STATES = new Set([
+  JobState.JOB_STATE_SUCCEEDED,
+  JobState.JOB_STATE_FAILED,
+  JobState.JOB_STATE_CANCELLED,
+]);
+
+export function isTerminalJobState(s: JobState): boolean {
+  return TERMINAL_JOB_STATES.has(s);
+}
+
+const WORKER_KIND_FOR_TASK: Record<number, WorkerKind> = {
+  [TaskKind.TASK_KIND_FETCH]: WorkerKind.WORKER_KIND_FETCH,
+  [TaskKind.TASK_KIND_STATS]: WorkerKind.WORKER_KIND_STATS,
+};
+
+/**
+ * The coordinator's core: jobs and their state machine, the task queue, worker
+ * sessions with credits and leases, dispatch, retries, and job events.
+ *
+ * Invariants: a session never holds more leases than the credits it granted; a
+ * result counts only for the (task, attempt) currently leased; every state change
+ * is written to the store before it is announced.
+ */
+export class JobManager {
+  private readonly store: SqliteStore;
+  private readonly logger: Logger;
+  private readonly opts: JobManagerOptions;
+  private readonly queue: TaskQueue;
+  private readonly active = new Map<string, ActiveJob>();
+  private readonly sessions = new Map<string, WorkerSession>();
+  private readonly events = new EventEmitter();
+  /** Worker-initiated cancellations (drain) that do not use up an attempt. */
+  private readonly freeAttempts = new Map<string, number>();
+  private dispatchScheduled = false;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private accepting = true;
+  private readonly rr = new Map<WorkerKind, number>();
+
+  constructor(options: JobManagerOptions) {
+    for (const k of ['heartbeatIntervalMs', 'leaseTimeoutMs', 'progressIntervalMs'] as const) {
+      if (!Number.isInteger(options[k]) || options[k] <= 0) {
+        throw new TypeError(`options.${k} must be a positive integer`);
+      }
+    }
+    this.opts = options;
+    this.store = options.store;
+    this.logger = options.logger;
+    this.queue = new TaskQueue(() => this.scheduleDispatch());
+    this.events.setMaxListeners(0);
+  }
+
+  /** Loads unfinished jobs (after a restart every running task is pending again) and starts lease checks. */
+  start(): void {
+    const reset = this.store.resetRunningTasks();
+    for (const row of this.store.activeJobs()) {
+      const job = this.loadActive(row);
+      for (const t of this.store.unfinishedTasks(row.id)) {
+        this.queue.push({ taskId: t.id, jobId: t.job_id, kind: t.kind, attempt: t.attempt });
+      }
+      this.logger.info({ jobId: row.id, pending: job.pending }, 'resumed job');
+    }
+    if (reset) this.logger.info({ tasks: reset }, 're-queued tasks that were running before the restart');
+    const every = Math.max(100, Math.min(1000, Math.floor(this.opts.leaseTimeoutMs / 4)));
+    this.leaseTimer = setInterval(() => this.expireLeases(), every);
+    this.scheduleDispatch();
+  }
+
+  private loadActive(row: JobRow): ActiveJob {
+    const spec = JobSpec.decode(row.spec);
+    const counts = this.store.taskCounts(row.id);
+    const n = (s: TaskState) => counts.byState.get(s) ?? 0;
+    const job: ActiveJob = {
+      row,
+      spec,
+      retry: compileRetryPolicy(spec.retry),
+      pending: n(TaskState.TASK_STATE_PENDING) + n(TaskState.TASK_STATE_RUNNING),
+      running: 0,
+      succeeded: n(TaskState.TASK_STATE_SUCCEEDED),
+      failed: n(TaskState.TASK_STATE_FAILED),
+      cancelled: n(TaskState.TASK_STATE_CANCELLED),
+      bytesDone: counts.bytes,
+      rowsDone: counts.rows,
+      live: new Map(),
+      progressTimer: undefined,
+      lastProgressMs: 0,
+      samples: [],
+    };
+    this.active.set(row.id, job);
+    return job;
+  }
+
+  // ---------------------------------------------------------------- jobs API
+
+  /**
+   * Accepts a job. With a request id already used, returns that job (created:
+   * false): the key makes retried submits safe.
+   */
+  submit(requestId: string, spec: JobSpec | undefined): { job: Job; created: boolean } {
+    if (!this.accepting) throw new SpindleError('UNAVAILABLE', 'coordinator is shutting down');
+    if (requestId) {
+      if (requestId.length > 128 || !/^[\x21-\x7e]+$/.test(requestId)) {
+        throw new SpindleError('INVALID_ARGUMENT', 'request_id: 1-128 printable ASCII characters', {
+          field: 'request_id',
+        });
+      }
+      const existing = this.store.getJobByRequestId(requestId);
+      if (existing) return { job: this.toJob(existing, true), created: false };
+    }
+    const id = randomUUID();
+    const planned = planJob(spec, id, this.opts.limits);
+    const s = spec!;
+    const now = Date.now();
+    const row: JobRow = {
+      id,
+      request_id: requestId || null,
+      kind: jobKindOf(s),
+      state: JobState.JOB_STATE_QUEUED,
+      name: s.name,
+      spec: Buffer.from(JobSpec.encode(s).finish()),
+      create_ms: now,
+      start_ms: null,
+      end_ms: null,
+      last_seq: 0,
+    };
+    const job: ActiveJob = {
+      row,
+      spec: s,
+      retry: compileRetryPolicy(s.retry),
+      pending: 0,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      cancelled: 0,
+      bytesDone: 0,
+      rowsDone: 0,
+      live: new Map(),
+      progressTimer: undefined,
+      lastProgressMs: 0,
+      samples: [],
+    };
+    this.store.transaction(() => {
+      this.store.insertJob(row);
+      for (const p of planned) this.insertTask(job, p);
+      this.appendEvent(job, {
+        $case: 'stateChanged',
+        value: { state: JobState.JOB_STATE_QUEUED, progress: this.progressOf(job) },
+      });
+    });
+    this.active.set(id, job);
+    for (const p of planned) this.enqueue(job, p);
+    this.opts.metrics?.jobsSubmitted.inc({ kind: JobKind[row.kind] ?? String(row.kind) });
+    this.logger.info({ jobId: id, kind: row.kind, tasks: planned.length }, 'job accepted');
+    this.scheduleDispatch();
+    return { job: this.toJob(row, true), created: true };
+  }
+
+  private insertTask(job: ActiveJob, p: PlannedTask): void {
+    this.store.insertTask({
+      id: makeTaskId(job.row.id, p.kind, p.idx),
+      job_id: job.row.id,
+      idx: p.idx,
+      kind: p.kind,
+      target: p.target,
+      spec: Buffer.from(p.spec),
+    });
+    job.pending++;
+  }
+
+  private enqueue(job: ActiveJob, p: PlannedTask): void {
+    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0 });
+  }
+
+  getJob(jobId: string): Job {
+    return this.toJob(this.requireJob(jobId), true);
+  }
+
+  private requireJob(jobId: string): JobRow {
+    if (!jobId) throw new SpindleError('INVALID_ARGUMENT', 'job_id: is required', { field: 'job_id' });
+    const active = this.active.get(jobId);
+    if (active) return active.row;
+    const row = this.store.getJob(jobId);
+    if (!row) throw new SpindleError('NOT_FOUND', `job ${jobId} not found`);
+    return row;
+  }
+
+  listJobs(req: { pageSize: number; pageToken: string; state: JobState; kind: JobKind }): {
+    jobs: Job[];
+    nextPageToken: string;
+  } {
+    const pageSize = req.pageSize || 50;
+    if (pageSize > 1000) throw new SpindleError('INVALID_ARGUMENT', 'page_size: at most 1000', { field: 'page_size' });
+    let after: { createMs: number; id: string } | undefined;
+    if (req.pageToken) {
+      const m = /^(\d+):(.+)$/.exec(Buffer.from(req.pageToken, 'base64url').toString());
+      if (!m) throw new SpindleError('INVALID_ARGUMENT', 'page_token: not a token from ListJobs', { field: 'page_token' });
+      after = { createMs: Number(m[1]), id: m[2]! };
+    }
+    const rows = this.store.listJobs({ pageSize: pageSize + 1, after, state: req.state || undefined, kind: req.kind || undefined });
+    const page = rows.slice(0, pageSize);
+    const last = page[page.length - 1];
+    return {
+      jobs: page.map((r) => this.toJob(this.active.get(r.id)?.row ?? r, false)),
+      nextPageToken:
+        rows.length > pageSize && last ? Buffer.from(`${last.create_ms}:${last.id}`).toString('base64url') : '',
+    };
+  }
+
+  /** Cancels a job: every unfinished task is cancelled now; workers are told to stop. */
+  cancel(jobId: string): Job {
+    const row = this.requireJob(jobId);
+    const job = this.active.get(jobId);
+    if (!job) {
+      throw new SpindleError(
+        'FAILED_PRECONDITION',
+        `job ${jobId} already finished (${JobState[row.state]}); nothing to cancel`,
+      );
+    }
+    const cancelledError: TaskError = { code: 'CANCELLED', message: 'job cancelled', retryable: false, httpStatus: 0 };
+    this.store.transaction(() => {
+      for (const id of this.store.cancelPendingTasks(jobId)) this.queue.remove(id);
+      for (const session of this.sessions.values()) {
+        for (const lease of [...session.leases.values()]) {
+          if (lease.jobId !== jobId) continue;
+          session.leases.delete(lease.taskId);
+          session.send({
+            message: { $case: 'cancel', value: { taskId: lease.taskId, attempt: lease.attempt, reason: 'job cancelled' } },
+          });
+          this.store.markFinished(
+            lease.taskId,
+            TaskState.TASK_STATE_CANCELLED,
+            TaskResult.encode({ taskId: lease.taskId, attempt: lease.attempt, outcome: { $case: 'error', value: cancelledError } }).finish(),
+            0,
+            0,
+          );
+        }
+      }
+      job.cancelled += job.pending + job.running;
+      job.pending = 0;
+      job.running = 0;
+      job.live.clear();
+      this.finishJob(job, JobState.JOB_STATE_CANCELLED);
+    });
+    this.logger.info({ jobId }, 'job cancelled');
+    return this.toJob(job.row, true);
+  }
+
+  /** A page of a job's tasks in item order. */
+  listResults(req: { jobId: string; pageSize: number; pageToken: string; state: TaskState }): {
+    tasks: Task[];
+    nextPageToken: string;
+  } {
+    this.requireJob(req.jobId);
+    const pageSize = req.pageSize || 100;
+    if (pageSize > 1000) throw new SpindleError('INVALID_ARGUMENT', 'page_size: at most 1000', { field: 'page_size' });
+    let after: { idx: number; kind: number } | undefined;
+    if (req.pageToken) {
+      const m = /^(\d+):(\d+)$/.exec(Buffer.from(req.pageToken, 'base64url').toString());
+      if (!m) throw new SpindleError('INVALID_ARGUMENT', 'page_token: not a token from ListResults', { field: 'page_token' });
+      after = { idx: Number(m[1]), kind: Number(m[2]) };
+    }
+    const rows = this.store.listTasks(req.jobId, { pageSize: pageSize + 1, after, state: req.state || undefined });
+    const page = rows.slice(0, pageSize);
+    const last = page[page.length - 1];
+    return {
+      tasks: page.map(toTask),
+      nextPageToken: rows.length > pageSize && last ? Buffer.from(`${last.idx}:${last.kind}`).toString('base64url') : '',
+    };
+  }
+
+  /** All tasks of a job, in item order, lazily. */
+  *iterateTasks(jobId: string): IterableIterator<Task> {
+    this.requireJob(jobId);
+    for (const row of this.store.iterateTasks(jobId)) yield toTask(row);
+  }
+
+  jobKind(jobId: string): JobKind {
+    return this.requireJob(jobId).kind;
+  }
+
+  /**
+   * Delivers the job's events after `afterSeq` (stored ones first, then live ones)
+   * until the job is terminal and its last event was delivered, or `signal` aborts.
+   * Progress events are live only.
+   */
+  watch(jobId: string, afterSeq: number, onEvent: (e: JobEvent) => void, signal: AbortSignal): Promise<void> {
+    this.requireJob(jobId);
+    return new Promise<void>((resolve) => {
+      let lastSent = afterSeq;
+      let replaying = true;
+      let done = false;
+      const buffered: JobEvent[] = [];
+      const finish = () => {
+        if (done) return;
+        done = true;
+        this.events.off(jobId, listener);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const deliver = (e: JobEvent) => {
+        if (done) return;
+        if (e.event?.$case !== 'progress') {
+          if (e.seq <= lastSent) return;
+          lastSent = e.seq;
+        }
+        onEvent(e);
+        if (e.event?.$case === 'stateChanged' && isTerminalJobState(e.event.value.state)) finish();
+      };
+      const listener = (e: JobEvent) => (replaying ? buffered.push(e) : deliver(e));
+      this.events.on(jobId, listener);
+      signal.addEventListener('abort', finish);
+      if (signal.aborted) return finish();
+      for (const data of this.store.eventsAfter(jobId, afterSeq)) deliver(JobEvent.decode(data));
+      replaying = false;
+      for (const e of buffered) deliver(e);
+      const row = this.active.get(jobId)?.row ?? this.store.getJob(jobId);
+      if (row && isTerminalJobState(row.state) && lastSent >= row.last_seq) finish();
+    });
+  }
+
+  listWorkers(kind: WorkerKind): WorkerInfo[] {
+    return [...this.sessions.values()].filter((s) => !kind || s.kind === kind).map((s) => s.info());
+  }
+
+  // ----------------------------------------------------------- worker sessions
+
+  /** A worker said hello. A session with the same worker id is replaced. */
+  openSession(hello: WorkerHello, transport: SessionTransport): WorkerSession {
+    const old = this.sessions.get(hello.workerId);
+    if (old) {
+      this.logger.warn({ workerId: hello.workerId }, 'worker reconnected; replacing its old session');
+      old.transport.end({ code: 6 /* ALREADY_EXISTS */, details: 'replaced by a newer session of this worker' });
+      this.closeSession(old, 'replaced');
+    }
+    const session = new WorkerSession(randomUUID(), hello, transport, Date.now());
+    this.sessions.set(hello.workerId, session);
+    session.send({
+      message: {
+        $case: 'welcome',
+        value: {
+          sessionId: session.sessionId,
+          heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+          leaseTimeoutMs: this.opts.leaseTimeoutMs,
+        },
+      },
+    });
+    this.opts.metrics?.workersConnected.inc({ kind: WorkerKind[hello.kind] ?? '' });
+    this.logger.info(
+      { workerId: hello.workerId, kind: hello.kind, slots: hello.slots, peer: transport.peer, sessionId: session.sessionId },
+      'worker connected',
+    );
+    return session;
+  }
+
+  touch(session: WorkerSession): void {
+    session.lastSeenMs = Date.now();
+  }
+
+  grantCredits(session: WorkerSession, credits: number): void {
+    if (session.state !== 'READY') return;
+    session.credits += credits;
+    if (this.queue.size(taskKindFor(session.kind)) > 0) this.scheduleDispatch();
+  }
+
+  draining(session: WorkerSession): void {
+    if (session.state === 'READY') session.state = 'DRAINING';
+    session.credits = 0;
+    this.logger.info({ workerId: session.workerId, running: session.leases.size }, 'worker draining');
+  }
+
+  progress(session: WorkerSession, p: TaskProgress): void {
+    const lease = session.leases.get(p.taskId);
+    if (!lease || lease.attempt !== p.attempt) return;
+    const job = this.active.get(lease.jobId);
+    if (!job) return;
+    job.live.set(p.taskId, { bytes: p.bytesDone, total: p.bytesTotal, rows: p.rowsDone });
+    this.scheduleProgress(job);
+  }
+
+  /** A worker reported the outcome of a task attempt. Stale attempts are ignored. */
+  result(session: WorkerSession, r: TaskResult): void {
+    const lease = session.leases.get(r.taskId);
+    if (!lease || lease.attempt !== r.attempt) {
+      this.logger.debug({ taskId: r.taskId, attempt: r.attempt }, 'ignoring result of a task attempt not leased here');
+      return;
+    }
+    session.leases.delete(r.taskId);
+    const job = this.active.get(lease.jobId);
+    if (!job) return;
+    job.running--;
+    job.live.delete(r.taskId);
+    const outcome = r.outcome ?? {
+      $case: 'error' as const,
+      value: { code: 'INTERNAL', message: 'worker sent a result without an outcome', retryable: true, httpStatus: 0 },
+    };
+    this.store.transaction(() => {
+      if (outcome.$case === 'error') {
+        this.onTaskError(job, lease.taskId, lease.attempt, outcome.value, outcome.value.code === 'CANCELLED');
+      } else {
+        const bytes = outcome.value.bytes;
+        const rows = outcome.$case === 'stats' ? outcome.value.rows : 0;
+        this.store.markFinished(lease.taskId, TaskState.TASK_STATE_SUCCEEDED, TaskResult.encode(r).finish(), bytes, rows);
+        job.succeeded++;
+        job.bytesDone += bytes;
+        job.rowsDone += rows;
+        this.opts.metrics?.tasksFinished.inc({ outcome: 'ok' });
+        this.taskFinished(job, lease.taskId);
+        if (outcome.$case === 'fetch') {
+          const idx = Number(lease.taskId.slice(lease.taskId.lastIndexOf('/') + 1));
+          const next = planFollowUpStats(job.spec, idx, outcome.value.path);
+          if (next) {
+            this.insertTask(job, next);
+            this.enqueue(job, next);
+          }
+        }
+      }
+      this.maybeFinishJob(job);
+    });
+    this.scheduleDispatch();
+  }
+
+  /**
+   * A failed attempt: retried after a backoff when retryable and attempts remain,
+   * else final. `byWorker` marks a worker-side cancellation (drain), which is
+   * retried at once without using up an attempt.
+   */
+  private onTaskError(job: ActiveJob, taskId: string, attempt: number, error: TaskError, byWorker: boolean): void {
+    const free = this.freeAttempts.get(taskId) ?? 0;
+    if (byWorker) this.freeAttempts.set(taskId, free + 1);
+    const allowed = job.retry.maxAttempts + (byWorker ? free + 1 : free);
+    if ((error.retryable || byWorker) && attempt < allowed) {
+      const delay = byWorker ? 0 : backoffMs(job.retry, attempt - free);
+      this.store.markPending(taskId);
+      job.pending++;
+      this.appendEvent(job, { $case: 'taskRetrying', value: { taskId, attempt, error, backoffMs: delay } });
+      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt };
+      if (delay > 0) this.queue.pushLater(q, delay);
+      else this.queue.push(q);
+      this.opts.metrics?.tasksRetried.inc();
+      return;
+    }
+    this.freeAttempts.delete(taskId);
+    this.store.markFinished(
+      taskId,
+      TaskState.TASK_STATE_FAILED,
+      TaskResult.encode({ taskId, attempt, outcome: { $case: 'error', value: error } }).finish(),
+      0,
+      0,
+    );
+    job.failed++;
+    this.opts.metrics?.tasksFinished.inc({ outcome: error.code });
+    this.taskFinished(job, taskId);
+  }
+
+  private taskFinished(job: ActiveJob, taskId: string): void {
+    const row = this.store.getTask(taskId);
+    if (row) this.appendEvent(job, { $case: 'taskFinished', value: { task: toTask(row) } });
+    this.scheduleProgress(job);
+  }
+
+  private maybeFinishJob(job: ActiveJob): void {
+    if (job.pending + job.running > 0) return;
+    this.finishJob(job, job.failed > 0 ? JobState.JOB_STATE_FAILED : JobState.JOB_STATE_SUCCEEDED);
+  }
+
+  private finishJob(job: ActiveJob, state: JobState): void {
+    clearTimeout(job.progressTimer);
+    job.row.state = state;
+    job.row.end_ms = Date.now();
+    this.store.setJobState(job.row.id, state, job.row.end_ms, true);
+    this.appendEvent(job, { $case: 'stateChanged', value: { state, progress: this.progressOf(job) } });
+    this.active.delete(job.row.id);
+    this.logger.info(
+      { jobId: job.row.id, state: JobState[state], succeeded: job.succeeded, failed: job.failed, cancelled: job.cancelled },
+      'job finished',
+    );
+  }
+
+  /** The stream of a session ended (or its lease expired): its tasks go back to the queue. */
+  closeSession(session: WorkerSession, reason: string): void {
+    if (session.state === 'CLOSED') return;
+    session.state = 'CLOSED';
+    if (this.sessions.get(session.workerId) === session) this.sessions.delete(session.workerId);
+    this.opts.metrics?.workersConnected.dec({ kind: WorkerKind[session.kind] ?? '' });
+    const leases = [...session.leases.values()];
+    session.leases.clear();
+    this.store.transaction(() => {
+      for (const lease of leases) {
+        const job = this.active.get(lease.jobId);
+        if (!job) continue;
+        job.running--;
+        job.live.delete(lease.taskId);
+        const error: TaskError = {
+          code: 'WORKER_LOST',
+          message: `worker ${session.workerId} went away (${reason}) while running this task`,
+          retryable: true,
+          httpStatus: 0,
+        };
+        this.onTaskError(job, lease.taskId, lease.attempt, error, false);
+        this.maybeFinishJob(job);
+      }
+    });
+    this.logger.info({ workerId: session.workerId, requeued: leases.length, reason }, 'worker disconnected');
+    this.scheduleDispatch();
+  }
+
+  private expireLeases(): void {
+    const now = Date.now();
+    for (const s of [...this.sessions.values()]) {
+      if (now - s.lastSeenMs > this.opts.leaseTimeoutMs) {
+        this.logger.warn({ workerId: s.workerId, silentMs: now - s.lastSeenMs }, 'worker lease expired');
+        s.transport.end({ code: 4 /* DEADLINE_EXCEEDED */, details: 'lease expired: no heartbeat' });
+        this.closeSession(s, 'lease expired');
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private scheduleDispatch(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /** Matches queued tasks to sessions with credits, round-robin, in one transaction. */
+  private dispatch(): void {
+    this.store.transaction(() => {
+      for (const kind of [WorkerKind.WORKER_KIND_FETCH, WorkerKind.WORKER_KIND_STATS]) {
+        const sessions = [...this.sessions.values()].filter((s) => s.kind === kind);
+        if (sessions.length === 0) continue;
+        const taskKind = taskKindFor(kind);
+        let i = this.rr.get(kind) ?? 0;
+        let idle = 0;
+        while (idle < sessions.length && this.queue.size(taskKind) > 0) {
+          const s = sessions[i++ % sessions.length]!;
+          if (!s.canTakeTask) {
+            idle++;
+            continue;
+          }
+          idle = 0;
+          const q = this.queue.pop(taskKind);
+          if (!q) break;
+          this.assign(s, q);
+        }
+        this.rr.set(kind, i % sessions.length);
+      }
+    });
+  }
+
+  private assign(session: WorkerSession, q: QueuedTask): void {
+    const job = this.active.get(q.jobId);
+    const specBytes = job && this.store.getTaskSpec(q.taskId);
+    if (!job || !specBytes) return; // job finished or cancelled meanwhile
+    const attempt = q.attempt + 1;
+    session.credits--;
+    session.leases.set(q.taskId, { taskId: q.taskId, attempt, jobId: q.jobId });
+    this.store.markAssigned(q.taskId, attempt, session.workerId);
+    job.pending--;
+    job.running++;
+    if (job.row.state === JobState.JOB_STATE_QUEUED) {
+      job.row.state = JobState.JOB_STATE_RUNNING;
+      job.row.start_ms = Date.now();
+      this.store.setJobState(job.row.id, JobState.JOB_STATE_RUNNING, job.row.start_ms, false);
+      this.appendEvent(job, {
+        $case: 'stateChanged',
+        value: { state: JobState.JOB_STATE_RUNNING, progress: this.progressOf(job) },
+      });
+    }
+    const assignment: TaskAssignment = {
+      taskId: q.taskId,
+      attempt,
+      jobId: q.jobId,
+      deadline: undefined,
+      spec:
+        q.kind === TaskKind.TASK_KIND_FETCH
+          ? { $case: 'fetch', value: FetchTask.decode(specBytes) }
+          : { $case: 'stats', value: StatsTask.decode(specBytes) },
+    };
+    const msg: ConnectResponse = { message: { $case: 'assign', value: assignment } };
+    session.send(msg);
+    this.opts.metrics?.tasksDispatched.inc();
+    this.scheduleProgress(job);
+  }
+
+  // -------------------------------------------------------------------- events
+
+  private appendEvent(job: ActiveJob, event: NonNullable<JobEvent['event']>): void {
+    const e: JobEvent = { seq: job.row.last_seq + 1, jobId: job.row.id, time: new Date(), event };
+    this.store.appendEvent(job.row.id, e.seq, JobEvent.encode(e).finish());
+    job.row.last_seq = e.seq;
+    this.events.emit(job.row.id, e);
+  }
+
+  private scheduleProgress(job: ActiveJob): void {
+    if (job.progressTimer) return;
+    const wait = Math.max(0, job.lastProgressMs + this.opts.progressIntervalMs - Date.now());
+    job.progressTimer = setTimeout(() => {
+      job.progressTimer = undefined;
+      if (!this.active.has(job.row.id)) return;
+      job.lastProgressMs = Date.now();
+      const e: JobEvent = {
+        seq: job.row.last_seq,
+        jobId: job.row.id,
+        time: new Date(),
+        event: { $case: 'progress', value: this.progressOf(job) },
+      };
+      this.events.emit(job.row.id, e);
+    }, wait);
+  }
+
+  private progressOf(job: ActiveJob): JobProgress {
+    let liveBytes = 0;
+    let liveTotal = 0;
+    let liveRows = 0;
+    for (const l of job.live.values()) {
+      liveBytes += l.bytes;
+      liveTotal += Math.max(l.total, l.bytes);
+      liveRows += l.rows;
+    }
+    const bytesDone = job.bytesDone + liveBytes;
+    const finished = job.succeeded + job.failed + job.cancelled;
+    const now = Date.now();
+    job.samples.push([now, bytesDone, finished]);
+    while (job.samples.length > 2 && now - job.samples[0]![0] > 5000) job.samples.shift();
+    const first = job.samples[0]!;
+    const dt = (now - first[0]) / 1000;
+    const bytesPerSecond = dt > 0 ? (bytesDone - first[1]) / dt : 0;
+    const tasksPerSecond = dt > 0 ? (finished - first[2]) / dt : 0;
+    const remainingTasks = job.pending + job.running;
+    const eta = remainingTasks === 0 ? 0 : tasksPerSecond > 0 ? remainingTasks / tasksPerSecond : 0;
+    return {
+      tasksTotal: job.pending + job.running + finished,
+      tasksPending: job.pending,
+      tasksRunning: job.running,
+      tasksSucceeded: job.succeeded,
+      tasksFailed: job.failed,
+      tasksCancelled: job.cancelled,
+      bytesDone,
+      bytesTotal: job.bytesDone + liveTotal,
+      rowsDone: job.rowsDone + liveRows,
+      bytesPerSecond,
+      tasksPerSecond,
+      etaSeconds: eta,
+    };
+  }
+
+  private toJob(row: JobRow, withSpec: boolean): Job {
+    const active = this.active.get(row.id);
+    let progress: JobProgress;
+    if (active) progress = this.progressOf(active);
+    else {
+      const c = this.store.taskCounts(row.id);
+      const n = (s: TaskState) => c.byState.get(s) ?? 0;
+      let total = 0;
+      for (const v of c.byState.values()) total += v;
+      progress = {
+        tasksTotal: total,
+        tasksPending: n(TaskState.TASK_STATE_PENDING),
+        tasksRunning: n(TaskState.TASK_STATE_RUNNING),
+        tasksSucceeded: n(TaskState.TASK_STATE_SUCCEEDED),
+        tasksFailed: n(TaskState.TASK_STATE_FAILED),
+        tasksCancelled: n(TaskState.TASK_STATE_CANCELLED),
+        bytesDone: c.bytes,
+        bytesTotal: c.bytes,
+        rowsDone: c.rows,
+        bytesPerSecond: 0,
+        tasksPerSecond: 0,
+        etaSeconds: 0,
+      };
+    }
+    return {
+      id: row.id,
+      requestId: row.request_id ?? '',
+      kind: row.kind,
+      state: row.state,
+      name: row.name,
+      spec: withSpec ? (active?.spec ?? JobSpec.decode(row.spec)) : undefined,
+      progress,
+      createTime: new Date(row.create_ms),
+      startTime: row.start_ms ? new Date(row.start_ms) : undefined,
+      endTime: row.end_ms ? new Date(row.end_ms) : undefined,
+      lastSeq: row.last_seq,
+    };
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /** Stops taking jobs; ends every worker stream (their tasks stay pending in the store). */
+  stop(): void {
+    this.accepting = false;
+    clearInterval(this.leaseTimer);
+    this.queue.close();
+    for (const job of this.active.values()) clearTimeout(job.progressTimer);
+    for (const s of [...this.sessions.values()]) {
+      s.transport.end({ code: 14 /* UNAVAILABLE */, details: 'coordinator shutting down' });
+      this.closeSession(s, 'coordinator shutting down');
+    }
+    this.events.emit('shutdown');
+  }
+
+  /** Registers a callback for coordinator shutdown (ends client streams). */
+  onShutdown(fn: () => void): () => void {
+    this.events.once('shutdown', fn);
+    return () => this.events.off('shutdown', fn);
+  }
+}
+
+function taskKindFor(kind: WorkerKind): TaskKind {
+  return kind === WorkerKind.WORKER_KIND_FETCH ? TaskKind.TASK_KIND_FETCH : TaskKind.TASK_KIND_STATS;
+}
+
+function kindOfTaskId(taskId: string): TaskKind {
+  return taskId.includes('/f/') ? TaskKind.TASK_KIND_FETCH : TaskKind.TASK_KIND_STATS;
+}
+
+/** Worker kind that runs a task kind. */
+export function workerKindFor(kind: TaskKind): WorkerKind {
+  return WORKER_KIND_FOR_TASK[kind] ?? WorkerKind.WORKER_KIND_UNSPECIFIED;
+}
+
+export function toTask(row: TaskRow): Task {
+  const result = row.outcome ? TaskResult.decode(row.outcome) : undefined;
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    index: row.idx,
+    kind: row.kind,
+    state: row.state,
+    attempt: row.attempt,
+    workerId: row.worker_id,
+    target: row.target,
+    outcome: result?.outcome,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+ * Never edit a released entry: append a new one.
+ */
+export const migrations: string[] = [
+  `
+  CREATE TABLE jobs (
+    id         TEXT PRIMARY KEY,
+    request_id TEXT UNIQUE,
+    kind       INTEGER NOT NULL,
+    state      INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    spec       BLOB NOT NULL,      -- encoded spindle.v1.JobSpec
+    create_ms  INTEGER NOT NULL,
+    start_ms   INTEGER,
+    end_ms     INTEGER,
+    last_seq   INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX jobs_by_create ON jobs (create_ms DESC, id DESC);
+  CREATE INDEX jobs_active ON jobs (state) WHERE state IN (1, 2);
+
+  CREATE TABLE tasks (
+    id        TEXT PRIMARY KEY,    -- "<job id>/<f|s>/<index>"
+    job_id    TEXT NOT NULL REFERENCES jobs (id),
+    idx       INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    state     INTEGER NOT NULL,
+    attempt   INTEGER NOT NULL DEFAULT 0,
+    worker_id TEXT NOT NULL DEFAULT '',
+    target    TEXT NOT NULL,
+    spec      BLOB NOT NULL,       -- encoded FetchTask or StatsTask
+    outcome   BLOB,                -- encoded spindle.v1.TaskResult, once terminal
+    bytes     INTEGER NOT NULL DEFAULT 0,
+    rows      INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE UNIQUE INDEX tasks_by_job ON tasks (job_id, idx, kind);
+
+  CREATE TABLE events (
+    job_id TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    data   BLOB NOT NULL,          -- encoded spindle.v1.JobEvent
+    PRIMARY KEY (job_id, seq)
+  ) WITHOUT ROWID;
+  `,
+];
