@@ -108,6 +108,8 @@ export class JobManager {
   private dispatchScheduled = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private accepting = true;
+  /** Set by stop(): the store may be closed, so nothing touches it any more. */
+  private stopped = false;
   private readonly rr = new Map<WorkerKind, number>();
 
   constructor(options: JobManagerOptions) {
@@ -452,6 +454,7 @@ export class JobManager {
 
   /** A worker reported the outcome of a task attempt. Stale attempts are ignored. */
   result(session: WorkerSession, r: TaskResult): void {
+    if (this.stopped) return;
     const lease = session.leases.get(r.taskId);
     if (!lease || lease.attempt !== r.attempt) {
       this.logger.debug({ taskId: r.taskId, attempt: r.attempt }, 'ignoring result of a task attempt not leased here');
@@ -551,7 +554,7 @@ export class JobManager {
 
   /** The stream of a session ended (or its lease expired): its tasks go back to the queue. */
   closeSession(session: WorkerSession, reason: string): void {
-    if (session.state === 'CLOSED') return;
+    if (session.state === 'CLOSED' || this.stopped) return;
     session.state = 'CLOSED';
     if (this.sessions.get(session.workerId) === session) this.sessions.delete(session.workerId);
     this.opts.metrics?.workersConnected.dec({ kind: WorkerKind[session.kind] ?? '' });
@@ -591,11 +594,11 @@ export class JobManager {
   // ------------------------------------------------------------------ dispatch
 
   private scheduleDispatch(): void {
-    if (this.dispatchScheduled) return;
+    if (this.dispatchScheduled || this.stopped) return;
     this.dispatchScheduled = true;
     setImmediate(() => {
       this.dispatchScheduled = false;
-      this.dispatch();
+      if (!this.stopped) this.dispatch();
     });
   }
 
@@ -762,16 +765,29 @@ export class JobManager {
 
   // ------------------------------------------------------------------ shutdown
 
-  /** Stops taking jobs; ends every worker stream (their tasks stay pending in the store). */
+  /**
+   * Stops taking jobs and ends every worker stream. Leased tasks go back to
+   * pending in the store without using up an attempt: the coordinator, not the
+   * worker, is going away, and the next start re-queues them.
+   */
   stop(): void {
+    if (this.stopped) return;
     this.accepting = false;
     clearInterval(this.leaseTimer);
-    this.queue.close();
     for (const job of this.active.values()) clearTimeout(job.progressTimer);
+    this.store.transaction(() => {
+      for (const s of this.sessions.values()) {
+        for (const lease of s.leases.values()) this.store.markPending(lease.taskId);
+        s.leases.clear();
+      }
+    });
     for (const s of [...this.sessions.values()]) {
       s.transport.end({ code: 14 /* UNAVAILABLE */, details: 'coordinator shutting down' });
-      this.closeSession(s, 'coordinator shutting down');
+      s.state = 'CLOSED';
     }
+    this.sessions.clear();
+    this.stopped = true;
+    this.queue.close();
     this.events.emit('shutdown');
   }
 

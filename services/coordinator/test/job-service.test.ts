@@ -1,0 +1,163 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import {
+  createJobServiceClient,
+  JobState,
+  WorkerKind,
+  type JobEvent,
+  type JobServiceClient,
+  type JobSpec,
+} from '@spindle/sdk';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTestCoordinator } from '../../../test/helpers/coordinator';
+import { collect, unary, waitFor } from '../../../test/helpers/grpc';
+import { TestWorker } from '../../../test/helpers/test-worker';
+
+const stats = (n: number, name = 'j'): JobSpec => ({
+  name,
+  kind: { $case: 'stats', value: { sources: Array.from({ length: n }, (_, i) => ({ source: { $case: 'path', value: `f${i}.csv` } })) } },
+});
+
+async function expectStatus(p: Promise<unknown>, code: status, text?: string): Promise<ServiceError> {
+  const err = (await p.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (e: ServiceError) => e,
+  )) as ServiceError;
+  expect(err.code, err.details).toBe(code);
+  if (text) expect(err.details).toContain(text);
+  return err;
+}
+
+describe('JobService', () => {
+  let coord: Awaited<ReturnType<typeof startTestCoordinator>>;
+  let client: JobServiceClient;
+  const extra: Array<() => unknown> = [];
+  beforeEach(async () => {
+    coord = await startTestCoordinator({ SPINDLE_MAX_ITEMS_PER_JOB: '10', SPINDLE_PROGRESS_INTERVAL_MS: '20' });
+    client = createJobServiceClient(coord.address);
+  });
+  afterEach(async () => {
+    for (const f of extra.splice(0)) await f();
+    client.close();
+    await coord.stop();
+  });
+  const submit = (spec: JobSpec | undefined, requestId = '') => unary(client.submitJob.bind(client), { requestId, spec });
+
+  it('is idempotent by request id', async () => {
+    const a = await submit(stats(1), 'req-1');
+    const b = await submit(stats(1), 'req-1');
+    expect(a.created).toBe(true);
+    expect(b.created).toBe(false);
+    expect(b.job!.id).toBe(a.job!.id);
+    const c = await submit(stats(1), 'req-2');
+    expect(c.job!.id).not.toBe(a.job!.id);
+  });
+
+  it('rejects bad specs with INVALID_ARGUMENT naming the field', async () => {
+    await expectStatus(submit(undefined), status.INVALID_ARGUMENT, 'spec');
+    await expectStatus(
+      submit({ name: '', kind: { $case: 'fetch', value: { items: [{ url: 'file:///etc/passwd', fileName: '', sha256: '', expectedSize: 0 }], outputDir: '' } } }),
+      status.INVALID_ARGUMENT,
+      'spec.fetch.items[0].url',
+    );
+    await expectStatus(
+      submit({ name: '', kind: { $case: 'fetch', value: { items: [{ url: 'http://x/a', fileName: '', sha256: '', expectedSize: 0 }], outputDir: '../up' } } }),
+      status.INVALID_ARGUMENT,
+      'spec.fetch.output_dir',
+    );
+    await expectStatus(submit({ name: '', kind: { $case: 'stats', value: { sources: [] } } }), status.INVALID_ARGUMENT, 'spec.stats.sources');
+    await expectStatus(submit(stats(1), 'has space'), status.INVALID_ARGUMENT, 'request_id');
+  });
+
+  it('refuses a job over the item limit with RESOURCE_EXHAUSTED', async () => {
+    await expectStatus(submit(stats(11)), status.RESOURCE_EXHAUSTED, 'limit of 10');
+  });
+
+  it('answers NOT_FOUND for an unknown job and FAILED_PRECONDITION for cancelling a finished one', async () => {
+    await expectStatus(unary(client.getJob.bind(client), { jobId: 'nope' }), status.NOT_FOUND);
+    const { job } = await submit(stats(2));
+    await unary(client.cancelJob.bind(client), { jobId: job!.id });
+    await expectStatus(unary(client.cancelJob.bind(client), { jobId: job!.id }), status.FAILED_PRECONDITION, 'already finished');
+  });
+
+  it('pages through ListJobs newest first', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await submit(stats(1, `job${i}`))).job!.id);
+    const seen: string[] = [];
+    let pageToken = '';
+    do {
+      const page = await unary(client.listJobs.bind(client), { pageSize: 2, pageToken, state: 0, kind: 0 });
+      expect(page.jobs.length).toBeLessThanOrEqual(2);
+      for (const j of page.jobs) expect(j.spec).toBeUndefined();
+      seen.push(...page.jobs.map((j) => j.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(seen).toEqual([...ids].reverse());
+    const queued = await unary(client.listJobs.bind(client), { pageSize: 0, pageToken: '', state: JobState.JOB_STATE_QUEUED, kind: 0 });
+    expect(queued.jobs).toHaveLength(5);
+    await expectStatus(unary(client.listJobs.bind(client), { pageSize: 0, pageToken: '!!', state: 0, kind: 0 }), status.INVALID_ARGUMENT, 'page_token');
+  });
+
+  it('streams events with RunJob and replays them from any sequence number with WatchJob', async () => {
+    const w = new TestWorker(coord.address, 'w', WorkerKind.WORKER_KIND_STATS);
+    extra.push(() => w.kill());
+    await w.waitWelcome();
+    w.grant(5);
+    const stream = client.runJob({ requestId: '', spec: stats(3) });
+    const received = collect(stream);
+    const assignments = await w.waitAssignments(3);
+    for (const a of assignments) w.succeed(a, 10);
+    const messages = await received;
+    expect(messages[0]!.message?.$case).toBe('job');
+    const events = messages.flatMap((m) => (m.message?.$case === 'event' ? [m.message.value] : []));
+    const stored = events.filter((e) => e.event?.$case !== 'progress');
+    expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
+    const last = stored[stored.length - 1]!;
+    expect(last.event).toMatchObject({ $case: 'stateChanged', value: { state: JobState.JOB_STATE_SUCCEEDED } });
+    expect(stored.filter((e) => e.event?.$case === 'taskFinished')).toHaveLength(3);
+    expect(last.event?.$case === 'stateChanged' && last.event.value.progress?.rowsDone).toBe(30);
+
+    const jobId = (messages[0]!.message as { value: { id: string } }).value.id;
+    const replay = (await collect(client.watchJob({ jobId, afterSeq: 2 }))).map((m) => m.event as JobEvent);
+    expect(replay.map((e) => e.seq)).toEqual(stored.slice(2).map((e) => e.seq));
+    const none = await collect(client.watchJob({ jobId, afterSeq: last.seq }));
+    expect(none).toHaveLength(0);
+    await expectStatus(collect(client.watchJob({ jobId: 'nope', afterSeq: 0 })), status.NOT_FOUND);
+  });
+
+  it('keeps jobs across a restart and dispatches their pending tasks again', async () => {
+    const { job } = await submit(stats(2));
+    const w = new TestWorker(coord.address, 'w', WorkerKind.WORKER_KIND_STATS);
+    await w.waitWelcome();
+    w.grant(1);
+    const [a] = await w.waitAssignments(1);
+    w.succeed(a!, 7);
+    w.grant(1);
+    await w.waitAssignments(2); // second task leased when the coordinator stops
+    await coord.stop();
+    w.kill();
+
+    coord = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath });
+    client.close();
+    client = createJobServiceClient(coord.address);
+    const after = (await unary(client.getJob.bind(client), { jobId: job!.id })).job!;
+    expect(after.state).toBe(JobState.JOB_STATE_RUNNING);
+    expect(after.progress).toMatchObject({ tasksSucceeded: 1, tasksPending: 1, rowsDone: 7 });
+    const w2 = new TestWorker(coord.address, 'w2', WorkerKind.WORKER_KIND_STATS);
+    extra.push(() => w2.kill());
+    await w2.waitWelcome();
+    w2.grant(2);
+    const [b] = await w2.waitAssignments(1);
+    expect(b!.taskId).toBe(`${job!.id}/s/1`);
+    w2.succeed(b!);
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED);
+  });
+
+  it('rejects new jobs with UNAVAILABLE while shutting down', async () => {
+    const stopping = coord.stop();
+    await expectStatus(submit(stats(1)), status.UNAVAILABLE);
+    await stopping;
+    coord = await startTestCoordinator();
+  });
+});

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { ConfigError, createLogger, installShutdown, runWorker } from '@spindle/runtime';
+import { WorkerKind } from '@spindle/sdk';
+import { loadConfig } from './config';
+import { createFetchExecutor } from './index';
+
+const VERSION = '0.1.0';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RangeError) {
+      console.error(`spindle-fetch-worker: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger('fetch-worker', config.logLevel);
+  // I/O-bound: many downloads per thread; two threads keep both cores busy.
+  const executor = createFetchExecutor({
+    dataRoot: config.dataRoot,
+    threads: config.threads ?? 2,
+    slots: config.slots ?? 16,
+    allowLoopback: config.allowLoopback,
+    allowPrivate: config.allowPrivate,
+  });
+  const worker = await runWorker({
+    kind: WorkerKind.WORKER_KIND_FETCH,
+    kindName: 'fetch',
+    version: VERSION,
+    config,
+    executor,
+    logger,
+  });
+  installShutdown(() => worker.stop(), { logger, hardDeadlineMs: config.shutdownDeadlineMs });
+  await worker.stopped;
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error('spindle-fetch-worker: failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { silentLogger } from '@spindle/runtime';
+import { loadConfig, startCoordinator, type Coordinator } from '@spindle/coordinator';
+
+/** A coordinator in this process on 127.0.0.1:<free port> with its own SQLite file. */
+export async function startTestCoordinator(
+  env: Record<string, string> = {},
+): Promise<Coordinator & { dir: string; dbPath: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spindle-coord-'));
+  const dbPath = path.join(dir, 'coordinator.db');
+  const config = loadConfig({
+    SPINDLE_LISTEN_ADDR: '127.0.0.1:0',
+    SPINDLE_DB_PATH: dbPath,
+    SPINDLE_METRICS_ADDR: 'off',
+    SPINDLE_SHUTDOWN_GRACE_MS: '1000',
+    ...env,
+  });
+  const c = await startCoordinator(config, silentLogger());
+  return Object.assign(c, { dir, dbPath });
+}
