@@ -166,12 +166,13 @@ export interface TaskRetrying {
 }
 
 /**
- * Something that happened to a job. Events of a job have strictly increasing
- * `seq`; progress events are rate-limited and are not stored (a watcher
- * re-attaching sees the current progress in the next one).
+ * Something that happened to a job. Stored events (state changes, finished and
+ * retrying tasks) have strictly increasing `seq`, starting at 1, without gaps.
+ * Progress events are rate-limited, not stored, and carry the `seq` of the latest
+ * stored event; a watcher re-attaching sees the current progress in the next one.
  */
 export interface JobEvent {
-  /** Sequence number within the job, starting at 1. */
+  /** Sequence number within the job (see above). */
   seq: number;
   /** The job. */
   jobId: string;
