@@ -7,6 +7,7 @@ export default defineConfig({
     include: [
       'sdk/src/**/*.test.ts',
       'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
       'services/*/src/**/*.test.ts',
       'services/*/test/**/*.test.ts',
       'cli/src/**/*.test.ts',

@@ -1,0 +1,122 @@
+import { createJobServiceClient, JobState, WorkerKind, type JobServiceClient, type JobSpec, type StatsTask } from '@spindle/sdk';
+import { silentLogger, WorkerConnection, errorOutcome, type TaskContext, type TaskExecutor, type TaskOutcome } from '@spindle/runtime';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestCoordinator } from '../../../test/helpers/coordinator';
+import { unary, waitFor } from '../../../test/helpers/grpc';
+
+/**
+ * A real executor whose tasks finish when the test says so (or when aborted),
+ * so the connection's drain and reconnect logic can be driven step by step.
+ */
+class GatedExecutor implements TaskExecutor<StatsTask> {
+  readonly started: TaskContext[] = [];
+  private readonly gates = new Map<string, () => void>();
+  closed = false;
+  constructor(readonly slots: number) {}
+  run(spec: StatsTask, ctx: TaskContext): Promise<TaskOutcome> {
+    this.started.push(ctx);
+    return new Promise((resolve) => {
+      const src = spec.source?.source?.value ?? '';
+      this.gates.set(ctx.taskId, () =>
+        resolve({ $case: 'stats', value: { source: src, rows: 1, columns: 1, bytes: 1, columnStats: [], raggedRows: 0, durationMs: 0 } }),
+      );
+      ctx.signal.addEventListener('abort', () => resolve(errorOutcome('CANCELLED', 'aborted')));
+    });
+  }
+  finish(taskId: string): void {
+    this.gates.get(taskId)?.();
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+const spec = (n: number): JobSpec => ({
+  name: 'wc',
+  retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+  kind: { $case: 'stats', value: { sources: Array.from({ length: n }, (_, i) => ({ source: { $case: 'path', value: `f${i}` } })) } },
+});
+
+describe('WorkerConnection against a real coordinator', () => {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  async function setup(slots: number) {
+    const coord = await startTestCoordinator({ SPINDLE_HEARTBEAT_INTERVAL_MS: '100', SPINDLE_LEASE_TIMEOUT_MS: '1000' });
+    cleanup.push(() => coord.stop());
+    const client: JobServiceClient = createJobServiceClient(coord.address);
+    cleanup.push(() => client.close());
+    const executor = new GatedExecutor(slots);
+    const conn = new WorkerConnection({
+      coordinatorAddress: coord.address,
+      workerId: 'w',
+      kind: WorkerKind.WORKER_KIND_STATS,
+      version: 'test',
+      executor,
+      logger: silentLogger(),
+      initialReconnectDelayMs: 50,
+      maxReconnectDelayMs: 200,
+    });
+    cleanup.push(() => conn.close());
+    conn.start();
+    await waitFor(() => conn.isReady, 5000, 'ready');
+    return { coord, client, executor, conn };
+  }
+
+  it('runs no more tasks at once than its slots and sends every result', async () => {
+    const { client, executor } = await setup(2);
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(5) });
+    await waitFor(() => executor.started.length === 2, 5000, 'two tasks');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(executor.started).toHaveLength(2);
+    for (let done = 0; done < 5; done++) {
+      await waitFor(() => executor.started.length > done, 5000, `task ${done}`);
+      executor.finish(executor.started[done]!.taskId);
+    }
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
+  });
+
+  it('drains: finishes running tasks within the grace, takes no new ones', async () => {
+    const { client, executor, conn } = await setup(1);
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(2) });
+    await waitFor(() => executor.started.length === 1, 5000, 'first task');
+    const draining = conn.drain(5000);
+    setTimeout(() => executor.finish(executor.started[0]!.taskId), 100);
+    await draining;
+    expect(executor.started).toHaveLength(1);
+    const after = (await unary(client.getJob.bind(client), { jobId: job!.id })).job!;
+    expect(after.progress).toMatchObject({ tasksSucceeded: 1, tasksPending: 1, tasksRunning: 0 });
+  });
+
+  it('cancels tasks still running when the drain grace passes; they are re-queued without using an attempt', async () => {
+    const { client, executor, conn } = await setup(1);
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(1) });
+    await waitFor(() => executor.started.length === 1, 5000, 'task');
+    await conn.drain(100);
+    expect(executor.started[0]!.signal.aborted).toBe(true);
+    const after = (await unary(client.getJob.bind(client), { jobId: job!.id })).job!;
+    // maxAttempts is 1, yet the task is pending again, not failed.
+    expect(after.progress).toMatchObject({ tasksPending: 1, tasksFailed: 0 });
+  });
+
+  it('reconnects after the coordinator restarts and picks up the job again', async () => {
+    const { coord, executor, conn } = await setup(1);
+    let client = createJobServiceClient(coord.address);
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(1) });
+    await waitFor(() => executor.started.length === 1, 5000, 'task');
+    await coord.stop();
+    client.close();
+    await waitFor(() => !conn.isReady, 5000, 'disconnect');
+    expect(executor.started[0]!.signal.aborted).toBe(true);
+    const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
+    cleanup.push(() => again.stop());
+    await waitFor(() => conn.isReady, 10_000, 'reconnected');
+    await waitFor(() => executor.started.length === 2, 5000, 'task again');
+    executor.finish(executor.started[1]!.taskId);
+    client = createJobServiceClient(again.address);
+    cleanup.push(() => client.close());
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
+  });
+});
