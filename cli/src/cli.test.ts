@@ -1,0 +1,73 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli';
+import type { CliContext } from './context';
+
+function context(env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ctx: CliContext = {
+    stdout: { write: (s: string) => (out.push(s), true) },
+    stderr: { write: (s: string) => (err.push(s), true) },
+    stdin: Readable.from([]),
+    env,
+    cwd: '/',
+    signal: new AbortController().signal,
+    onExit: () => () => undefined,
+  };
+  return { ctx, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+describe('runCli', () => {
+  it('--help and --version exit 0', async () => {
+    const help = context();
+    expect(await runCli(['--help'], help.ctx)).toBe(0);
+    expect(help.stdout()).toMatch(/Usage: spindle/);
+    const version = context();
+    expect(await runCli(['--version'], version.ctx)).toBe(0);
+    expect(version.stdout()).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it.each([
+    [['bogus'], /unknown command 'bogus'/],
+    [[], /Usage: spindle/],
+    [['jobs', '--limit', '0'], /--limit <n>' argument '0' is invalid/],
+    [['--addr', 'nope', 'jobs'], /--addr <host:port>' argument 'nope' is invalid/],
+    [['stats'], /missing required argument 'files'/],
+    [['results', 'j', '--format', 'xml'], /argument 'xml' is invalid/],
+  ])('usage error %j exits 2', async (argv, message) => {
+    const c = context();
+    expect(await runCli(argv, c.ctx)).toBe(2);
+    expect(c.stderr()).toMatch(message);
+  });
+
+  it('fetch without URLs exits 2 naming the problem, without connecting', async () => {
+    const c = context({ SPINDLE_ADDR: '127.0.0.1:1' });
+    expect(await runCli(['fetch'], c.ctx)).toBe(2);
+    expect(c.stderr()).toBe('error: no URLs given: pass URLs as arguments or a URL list with -i FILE\n');
+  });
+
+  it('fetch of a non-http URL exits 2', async () => {
+    const c = context();
+    expect(await runCli(['fetch', 'http://ok.test/', 'ftp://bad.test/x'], c.ctx)).toBe(2);
+    expect(c.stderr()).toBe('error: not an http or https URL: ftp://bad.test/x\n');
+  });
+
+  it('fetch -o with ".." exits 2', async () => {
+    const c = context();
+    expect(await runCli(['fetch', '-o', '../up', 'http://ok.test/'], c.ctx)).toBe(2);
+    expect(c.stderr()).toMatch(/--output-dir must not contain "\.\."/);
+  });
+
+  it('an unreachable coordinator exits 3 (address from SPINDLE_ADDR)', async () => {
+    const c = context({ SPINDLE_ADDR: '127.0.0.1:1' });
+    expect(await runCli(['jobs'], c.ctx)).toBe(3);
+    expect(c.stderr()).toMatch(/^error: cannot reach coordinator at 127\.0\.0\.1:1/);
+  });
+
+  it('global options work after the command name too', async () => {
+    const c = context();
+    expect(await runCli(['workers', '--addr', '127.0.0.1:1', '--json'], c.ctx)).toBe(3);
+    expect(c.stderr()).toMatch(/cannot reach coordinator at 127\.0\.0\.1:1/);
+  });
+});

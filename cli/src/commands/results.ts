@@ -1,0 +1,55 @@
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { ExportFormat } from '@spindle/sdk';
+import { withClient } from '../api/client';
+import type { Runner } from '../cli';
+import type { CliContext, GlobalOptions } from '../context';
+import { ExitCode } from '../errors';
+import { exportResultsTo } from './stats';
+
+/** Options of `spindle results`. */
+export interface ResultsCommandOptions {
+  format?: 'csv' | 'json';
+  output?: string;
+}
+
+/** `spindle results <id>`: the job's results table (ExportResults) to stdout or a file. */
+export async function runResults(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  jobId: string,
+  opts: ResultsCommandOptions,
+): Promise<number> {
+  // --json alone asks for the JSON table; an explicit --format wins.
+  const name = opts.format ?? (globals.json ? 'json' : 'csv');
+  const format = name === 'json' ? ExportFormat.EXPORT_FORMAT_JSON : ExportFormat.EXPORT_FORMAT_CSV;
+  return withClient(globals.addr, async (client) => {
+    if (opts.output !== undefined) {
+      const file = path.resolve(ctx.cwd, opts.output);
+      await exportResultsTo(client, jobId, format, file, ctx.signal);
+      ctx.stderr.write(`results of job ${jobId} written to ${file}\n`);
+      return ExitCode.Ok;
+    }
+    let last = '';
+    for await (const chunk of client.exportResults(jobId, format, { signal: ctx.signal })) {
+      const text = chunk.toString('utf8');
+      ctx.stdout.write(text);
+      if (text.length > 0) last = text;
+    }
+    // Keep the shell prompt on its own line.
+    if (last !== '' && !last.endsWith('\n')) ctx.stdout.write('\n');
+    return ExitCode.Ok;
+  });
+}
+
+export function registerResults(program: Command, ctx: CliContext, run: Runner): void {
+  program
+    .command('results')
+    .description("export a job's results table as CSV or JSON")
+    .argument('<job-id>', 'the job')
+    .addOption(new Option('--format <format>', 'table format (default csv, or json with --json)').choices(['csv', 'json']))
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action(async (jobId: string, _opts: unknown, command: Command) =>
+      run(command, (globals) => runResults(ctx, globals, jobId, command.opts<ResultsCommandOptions>())),
+    );
+}

@@ -1,0 +1,103 @@
+import * as path from 'node:path';
+import { Option, type Command } from 'commander';
+import { ExportFormat, type CsvDialect, type JobSpec, type StatsSource } from '@spindle/sdk';
+import { withClient, type SpindleClient } from '../api/client';
+import type { Runner } from '../cli';
+import type { CliContext, GlobalOptions } from '../context';
+import { UsageError, errorMessage } from '../errors';
+import { parseDelimiter } from '../input/options';
+import { checkUrl } from '../input/urls';
+import { submitAndFollow } from '../jobs/run';
+import { writeFileAtomic } from '../output/files';
+import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
+import { addSubmitOptions, retryPolicy, submitOptions } from './fetch';
+
+/** Options of `spindle stats`. */
+export interface StatsCommandOptions {
+  output?: string;
+  delimiter?: string;
+  /** False with --no-header. */
+  header: boolean;
+  name?: string;
+  attempts?: number;
+  requestId?: string;
+  detach: boolean;
+}
+
+/**
+ * Turns command-line files into sources: http(s) URLs stay URLs; anything else is
+ * a path, made absolute against `cwd` (the stats worker accepts absolute paths
+ * inside its data root).
+ */
+export function toStatsSources(files: readonly string[], cwd: string): StatsSource[] {
+  if (files.length === 0) throw new UsageError('no files given: pass one or more CSV files');
+  return files.map((f): StatsSource => {
+    if (/^https?:\/\//i.test(f)) {
+      try {
+        return { source: { $case: 'url', value: checkUrl(f) } };
+      } catch (err) {
+        throw new UsageError(errorMessage(err));
+      }
+    }
+    if (f.trim() === '') throw new UsageError('empty file name');
+    return { source: { $case: 'path', value: path.resolve(cwd, f) } };
+  });
+}
+
+/** The dialect from `--delimiter` and `--no-header`. */
+export function dialectOf(opts: { delimiter?: string | undefined; header: boolean }): CsvDialect {
+  return { delimiter: opts.delimiter ?? '', noHeader: !opts.header };
+}
+
+/** Streams the job's results table into `file` (atomically). */
+export async function exportResultsTo(
+  client: SpindleClient,
+  jobId: string,
+  format: ExportFormat,
+  file: string,
+  signal: AbortSignal,
+): Promise<void> {
+  await writeFileAtomic(file, client.exportResults(jobId, format, { signal }), { signal });
+}
+
+/** `spindle stats`: computes statistics of CSV files on the stats workers and waits. */
+export async function runStats(
+  ctx: CliContext,
+  globals: GlobalOptions,
+  files: readonly string[],
+  opts: StatsCommandOptions,
+): Promise<number> {
+  const sources = toStatsSources(files, ctx.cwd);
+  const output = opts.output === undefined ? undefined : path.resolve(ctx.cwd, opts.output);
+  const spec: JobSpec = {
+    kind: { $case: 'stats', value: { sources, dialect: dialectOf(opts) } },
+    name: opts.name ?? `stats ${sources.length} file${sources.length === 1 ? '' : 's'}`,
+    retry: retryPolicy(opts.attempts),
+  };
+  return withClient(globals.addr, async (client) => {
+    const outcome = await submitAndFollow(ctx, client, spec, submitOptions(globals, opts));
+    if (outcome.kind !== 'finished') return outcome.exitCode;
+    if (output !== undefined) await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
+    if (!globals.json) {
+      ctx.stdout.write('\n' + renderStatsTable(outcome.tasks) + '\n');
+      const failures = describeFailures(outcome.tasks);
+      if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
+      ctx.stdout.write(summarizeJob(outcome.job, outcome.tasks) + '\n');
+      if (output !== undefined) ctx.stdout.write(`results written to ${output}\n`);
+    }
+    return outcome.exitCode;
+  });
+}
+
+export function registerStats(program: Command, ctx: CliContext, run: Runner): void {
+  const cmd = program
+    .command('stats')
+    .description('compute statistics of CSV files on the stats workers and wait for them')
+    .argument('<files...>', 'CSV files (inside the workers\' data root) or http(s) URLs')
+    .option('-o, --output <file>', 'write the results table as CSV to this file')
+    .addOption(new Option('--delimiter <char>', 'field delimiter (default ","; \\t or tab for tabs)').argParser(parseDelimiter))
+    .option('--no-header', 'the first line is data; columns are named column_1, column_2, …');
+  addSubmitOptions(cmd).action(async (files: string[], _opts: unknown, command: Command) =>
+    run(command, (globals) => runStats(ctx, globals, files, command.opts<StatsCommandOptions>())),
+  );
+}

@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { UsageError, errorMessage } from '../errors';
+
+/** One URL to download, as given on the command line or in a URL list. */
+export interface FetchItemInput {
+  url: string;
+  /** Bare file name to save under; '' = derived by the worker from the URL. */
+  fileName: string;
+  /** Expected SHA-256, lowercase hex; '' = not checked. */
+  sha256: string;
+}
+
+const SHA256_RE = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Checks that `raw` is an absolute http or https URL and returns it normalized.
+ * @throws Error naming the problem (the caller adds where the URL came from).
+ */
+export function checkUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`not a valid URL: ${raw}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`not an http or https URL: ${raw}`);
+  }
+  if (url.hostname === '') throw new Error(`URL has no host: ${raw}`);
+  return url.href;
+}
+
+/** Checks a `--sha256` value or list column: 64 hex digits, returned lowercase. */
+export function checkSha256(raw: string): string {
+  if (!SHA256_RE.test(raw)) throw new Error(`not a SHA-256 (64 hex digits): ${raw}`);
+  return raw.toLowerCase();
+}
+
+/** Checks a file name for an item: a bare name, no directories. */
+export function checkFileName(raw: string): string {
+  if (raw === '.' || raw === '..' || raw.includes('/') || raw.includes('\\') || raw.includes('\0')) {
+    throw new Error(`not a bare file name: ${raw}`);
+  }
+  return raw;
+}
+
+/**
+ * Parses a URL list: one item per line, `URL [SHA256] [FILE_NAME]` separated by
+ * spaces or tabs (a 64-hex-digit column is the checksum, any other the file name).
+ * Blank lines and lines starting with `#` are skipped.
+ *
+ * @param source how to name the list in messages, e.g. the file name or "stdin".
+ * @throws UsageError naming the source and line of the first bad entry.
+ */
+export function parseUrlList(text: string, source: string): FetchItemInput[] {
+  const items: FetchItemInput[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? '').trim();
+    if (line === '' || line.startsWith('#')) continue;
+    try {
+      items.push(parseListLine(line));
+    } catch (err) {
+      throw new UsageError(`${source}:${i + 1}: ${errorMessage(err)}`);
+    }
+  }
+  return items;
+}
+
+function parseListLine(line: string): FetchItemInput {
+  const [rawUrl = '', ...rest] = line.split(/[ \t]+/);
+  const item: FetchItemInput = { url: checkUrl(rawUrl), fileName: '', sha256: '' };
+  for (const column of rest) {
+    if (SHA256_RE.test(column) && item.sha256 === '') item.sha256 = column.toLowerCase();
+    else if (item.fileName === '') item.fileName = checkFileName(column);
+    else throw new Error(`unexpected column "${column}" (expected: URL [SHA256] [FILE_NAME])`);
+  }
+  return item;
+}
+
+/** Where `spindle fetch` takes its URLs from. */
+export interface UrlSources {
+  /** URLs given as arguments. */
+  args: readonly string[];
+  /** `-i FILE`: a URL list file, or '-' for stdin. */
+  inputFile?: string | undefined;
+  /** `--sha256`: checksum of the single URL given. */
+  sha256?: string | undefined;
+}
+
+/**
+ * Collects and checks every item from arguments and the `-i` list.
+ * @throws UsageError when there is no URL, the list cannot be read, or an entry is bad.
+ */
+export async function collectFetchItems(
+  sources: UrlSources,
+  io: { cwd: string; stdin: Readable },
+): Promise<FetchItemInput[]> {
+  const items: FetchItemInput[] = [];
+  for (const arg of sources.args) {
+    try {
+      items.push({ url: checkUrl(arg), fileName: '', sha256: '' });
+    } catch (err) {
+      throw new UsageError(errorMessage(err));
+    }
+  }
+  if (sources.inputFile !== undefined) {
+    const name = sources.inputFile === '-' ? 'stdin' : sources.inputFile;
+    let text: string;
+    try {
+      text =
+        sources.inputFile === '-'
+          ? await readAll(io.stdin)
+          : await readFile(path.resolve(io.cwd, sources.inputFile), 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read URL list ${name}: ${errorMessage(err)}`);
+    }
+    items.push(...parseUrlList(text, name));
+  }
+  if (items.length === 0) {
+    throw new UsageError(
+      sources.inputFile === undefined
+        ? 'no URLs given: pass URLs as arguments or a URL list with -i FILE'
+        : `no URLs in ${sources.inputFile === '-' ? 'stdin' : sources.inputFile}`,
+    );
+  }
+  if (sources.sha256 !== undefined) {
+    if (items.length !== 1 || items[0] === undefined) {
+      throw new UsageError('--sha256 needs exactly one URL; give per-URL checksums in the -i list instead');
+    }
+    try {
+      items[0].sha256 = checkSha256(sources.sha256);
+    } catch (err) {
+      throw new UsageError(`--sha256: ${errorMessage(err)}`);
+    }
+  }
+  return items;
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobState, TaskState, type Job } from '@spindle/sdk';
+import { StreamBroken, type SpindleClient } from '../api/client';
+import { CliError, ExitCode } from '../errors';
+import { isTerminal } from '../output/format';
+import type { JobView } from '../output/progress';
+
+/** Options of {@link followJob}. */
+export interface FollowOptions {
+  /** Events after this seq only; 0 = replay from the start. @default 0 */
+  afterSeq?: number;
+  /** Aborting stops following (the job keeps running); rejects with the signal's reason. */
+  signal: AbortSignal;
+  /** Where events go. */
+  view: JobView;
+  /** How long to keep trying to re-attach after the stream broke, in ms. @default 30000 */
+  reattachTimeoutMs?: number;
+  /** How often running items are polled for a view that shows them, in ms. @default 1000 */
+  pollIntervalMs?: number;
+}
+
+/** What {@link followJob} ends with. */
+export interface FollowResult {
+  /** The job in its terminal state. */
+  job: Job;
+  /** The last event seq seen. */
+  lastSeq: number;
+}
+
+/** A stream that ends before the job is terminal is re-opened at most this often in a row. */
+const MAX_EARLY_ENDS = 5;
+
+/**
+ * Follows a job with WatchJob until it is terminal, feeding `view`. When the
+ * stream breaks (coordinator restart, network cut) it re-attaches after the last
+ * seq it saw, so that no stored event is missed or shown twice.
+ */
+export async function followJob(client: SpindleClient, job: Job, opts: FollowOptions): Promise<FollowResult> {
+  const { signal, view } = opts;
+  let lastSeq = opts.afterSeq ?? 0;
+  const reattachTimeoutMs = opts.reattachTimeoutMs ?? 30_000;
+  let brokenSince: number | undefined;
+  let earlyEnds = 0;
+
+  const pollStop = new AbortController();
+  const poller = view.wantsRunningTasks
+    ? pollRunning(client, job.id, view, AbortSignal.any([signal, pollStop.signal]), opts.pollIntervalMs ?? 1000)
+    : Promise.resolve();
+  try {
+    for (;;) {
+      try {
+        for await (const event of client.watchJob(job.id, lastSeq, { signal })) {
+          if (event.seq > lastSeq) lastSeq = event.seq;
+          brokenSince = undefined;
+          view.event(event);
+        }
+        const { job: current } = await client.getJob(job.id, { signal });
+        if (current && isTerminal(current.state)) return { job: current, lastSeq };
+        if (++earlyEnds > MAX_EARLY_ENDS) {
+          throw new CliError(`the coordinator keeps ending the event stream of job ${job.id} before it finished`);
+        }
+        await sleep(500, undefined, { signal });
+      } catch (err) {
+        if (!(err instanceof StreamBroken)) throw err;
+        brokenSince ??= Date.now();
+        const left = reattachTimeoutMs - (Date.now() - brokenSince);
+        if (left <= 0) {
+          throw new CliError(`cannot reach coordinator at ${client.address}: ${err.message}`, ExitCode.Unreachable);
+        }
+        view.notice(`lost the coordinator (${err.cause.details || err.cause.message}); re-attaching after event ${lastSeq}…`);
+        await sleep(Math.min(1000, left), undefined, { signal });
+        await client.waitForReady(Math.max(1, left - 1000)).catch(() => undefined);
+      }
+    }
+  } catch (err) {
+    // Checked first: timers/promises and grpc-js reject with their own errors on abort.
+    if (signal.aborted) throw new Detached(job.id, lastSeq, signal.reason);
+    throw err;
+  } finally {
+    pollStop.abort();
+    await poller;
+  }
+}
+
+/** Feeds the view the running tasks until stopped; best effort, errors are skipped. */
+async function pollRunning(
+  client: SpindleClient,
+  jobId: string,
+  view: JobView,
+  signal: AbortSignal,
+  intervalMs: number,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const tasks = await client.listResults(
+        { jobId, pageSize: 50, pageToken: '', state: TaskState.TASK_STATE_RUNNING },
+        { signal, timeoutMs: 5_000 },
+      );
+      if (!signal.aborted) view.running(tasks);
+      await sleep(intervalMs, undefined, { signal });
+    } catch {
+      if (signal.aborted) return;
+      await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
+/** 0 when the job succeeded; 1 when it failed or was cancelled. */
+export function exitCodeForJob(job: Job): number {
+  return job.state === JobState.JOB_STATE_SUCCEEDED ? ExitCode.Ok : ExitCode.Failure;
+}
+
+/** The hint printed when the user stops following a job that keeps running. */
+export function detachHint(jobId: string, lastSeq: number): string {
+  return (
+    `stopped following job ${jobId}; it keeps running.\n` +
+    `  follow it:  spindle watch ${jobId} --after-seq ${lastSeq}\n` +
+    `  cancel it:  spindle cancel ${jobId}`
+  );
+}
+
+/** Following stopped because the signal was aborted; the job itself was left alone. */
+export class Detached extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly lastSeq: number,
+    readonly reason: unknown,
+  ) {
+    super(`stopped following job ${jobId}`);
+    this.name = 'Detached';
+  }
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { TaskState, type Job, type JobSpec, type Task } from '@spindle/sdk';
+import type { SpindleClient } from '../api/client';
+import type { CliContext } from '../context';
+import { ExitCode } from '../errors';
+import { writeJsonDocument, jobLine, writeJsonLine } from '../output/json';
+import { createJobView } from '../output/progress';
+import { Detached, detachHint, exitCodeForJob, followJob } from './follow';
+
+/** Options of {@link submitAndFollow}. */
+export interface SubmitOptions {
+  /** Idempotency key; a fresh UUID when not given, so that the automatic retry cannot double-run. */
+  requestId?: string | undefined;
+  /** Print the job id and return without waiting. */
+  detach: boolean;
+  json: boolean;
+  progress: boolean;
+  /** Print how to re-attach when interrupted; off when the job dies with the command (demo). @default true */
+  detachHint?: boolean;
+}
+
+/** How a submitted job ended for this command. */
+export type RunOutcome =
+  | { kind: 'detached'; job: Job; exitCode: number }
+  | { kind: 'interrupted'; job: Job; exitCode: number }
+  | { kind: 'finished'; job: Job; tasks: Task[]; exitCode: number };
+
+/**
+ * Submits `spec` and, unless detached, follows the job to its end with progress
+ * output, then fetches every task's outcome. Ctrl-C stops following (exit 130)
+ * and leaves the job running, with a hint on how to re-attach or cancel.
+ */
+export async function submitAndFollow(
+  ctx: CliContext,
+  client: SpindleClient,
+  spec: JobSpec,
+  opts: SubmitOptions,
+): Promise<RunOutcome> {
+  const requestId = opts.requestId ?? randomUUID();
+  const { job, created } = await client.submitJob(requestId, spec, { signal: ctx.signal });
+  if (!job) throw new Error('SubmitJob answered without a job');
+  if (!created) ctx.stderr.write(`request id ${requestId} was used before: this is job ${job.id}\n`);
+
+  if (opts.detach) {
+    if (opts.json) writeJsonDocument(ctx.stdout, jobLine(job));
+    else ctx.stdout.write(job.id + '\n');
+    return { kind: 'detached', job, exitCode: ExitCode.Ok };
+  }
+
+  const view = createJobView(ctx, opts);
+  view.begin(job);
+  let finalJob: Job;
+  try {
+    ({ job: finalJob } = await followJob(client, job, { signal: ctx.signal, view }));
+  } catch (err) {
+    view.end();
+    if (err instanceof Detached) {
+      if (opts.detachHint !== false) ctx.stderr.write(detachHint(err.jobId, err.lastSeq) + '\n');
+      return { kind: 'interrupted', job, exitCode: ExitCode.Interrupted };
+    }
+    throw err;
+  }
+  view.end();
+  if (opts.json) writeJsonLine(ctx.stdout, jobLine(finalJob));
+  const tasks = await client.listAllResults(finalJob.id, TaskState.TASK_STATE_UNSPECIFIED, { signal: ctx.signal });
+  return { kind: 'finished', job: finalJob, tasks, exitCode: exitCodeForJob(finalJob) };
+}

@@ -1,0 +1,115 @@
+import { Job, JobEvent, JobProgress, JobState, Task, TaskKind, TaskState } from '@spindle/sdk';
+import { describe, expect, it } from 'vitest';
+import { JsonLinesView, PlainView, ProgressTracker, describeFinishedTask, formatItem, formatOverall } from './progress';
+
+function sink() {
+  const chunks: string[] = [];
+  return { write: (s: string) => (chunks.push(s), true), text: () => chunks.join('') };
+}
+
+const done = (id: string, state = TaskState.TASK_STATE_SUCCEEDED): JobEvent =>
+  JobEvent.fromPartial({
+    seq: 1,
+    jobId: 'j',
+    event: {
+      $case: 'taskFinished',
+      value: {
+        task: {
+          id,
+          kind: TaskKind.TASK_KIND_FETCH,
+          state,
+          target: `http://h/${id}`,
+          attempt: 1,
+          outcome:
+            state === TaskState.TASK_STATE_SUCCEEDED
+              ? { $case: 'fetch', value: { path: `out/${id}`, bytes: 10, durationMs: 5 } }
+              : { $case: 'error', value: { code: 'NETWORK', message: 'connection reset' } },
+        },
+      },
+    },
+  });
+
+describe('ProgressTracker', () => {
+  it('takes counts from progress events but never below the finished tasks seen', () => {
+    const t = new ProgressTracker();
+    t.update(done('a'));
+    t.update(done('b', TaskState.TASK_STATE_FAILED));
+    expect([t.done, t.failed, t.total]).toEqual([2, 1, 2]);
+    t.update(
+      JobEvent.fromPartial({
+        event: { $case: 'progress', value: JobProgress.fromPartial({ tasksTotal: 10, tasksSucceeded: 4, tasksFailed: 1 }) },
+      }),
+    );
+    expect([t.done, t.failed, t.total]).toEqual([5, 1, 10]);
+    expect(t.hasFinished('a')).toBe(true);
+  });
+});
+
+describe('describeFinishedTask', () => {
+  it('describes successes and failures on one line', () => {
+    const ok = (done('a').event as { value: { task: Task } }).value.task;
+    const bad = (done('b', TaskState.TASK_STATE_FAILED).event as { value: { task: Task } }).value.task;
+    expect(describeFinishedTask(ok)).toBe('ok    fetch  http://h/a → out/a  10 B  5 ms');
+    expect(describeFinishedTask(bad)).toBe('FAIL  fetch  http://h/b  NETWORK: connection reset');
+  });
+});
+
+describe('views', () => {
+  it('plain view prints one line per finished item on stdout', () => {
+    const out = sink();
+    const err = sink();
+    const view = new PlainView(out, err);
+    view.begin(Job.fromPartial({ id: 'j', state: JobState.JOB_STATE_QUEUED }));
+    view.event(done('a'));
+    view.event(JobEvent.fromPartial({ event: { $case: 'progress', value: {} } }));
+    view.event(done('b', TaskState.TASK_STATE_FAILED));
+    expect(out.text().split('\n')).toEqual([
+      'ok    fetch  http://h/a → out/a  10 B  5 ms',
+      'FAIL  fetch  http://h/b  NETWORK: connection reset',
+      '',
+    ]);
+    expect(err.text()).toBe('job j queued\n');
+  });
+
+  it('JSON view writes one parseable object per line', () => {
+    const out = sink();
+    const view = new JsonLinesView(out, sink());
+    view.begin(Job.fromPartial({ id: 'j', state: JobState.JOB_STATE_QUEUED }));
+    view.event(done('a'));
+    const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ job: { id: 'j', state: 'JOB_STATE_QUEUED' } });
+    expect(lines[1]).toMatchObject({ event: { taskFinished: { task: { id: 'a', state: 'TASK_STATE_SUCCEEDED' } } } });
+  });
+});
+
+describe('bar formatters', () => {
+  const options = { barsize: 10, barCompleteString: '#'.repeat(11), barIncompleteString: '.'.repeat(11), barGlue: '' };
+
+  it('formatOverall shows counts, bytes, rate and ETA', () => {
+    const tracker = new ProgressTracker();
+    tracker.progress = JobProgress.fromPartial({
+      tasksTotal: 10,
+      tasksSucceeded: 5,
+      tasksFailed: 1,
+      bytesDone: 3 * 1024 * 1024,
+      bytesPerSecond: 1024 * 1024,
+      etaSeconds: 4,
+    });
+    const line = formatOverall(
+      options,
+      { progress: 0.6, eta: 0, startTime: 0, stopTime: null, total: 10, value: 6, maxWidth: 200 },
+      { tracker, extraRunning: 2 },
+    );
+    expect(line).toBe('######.... 60% | 6/10 tasks | 1 failed | 3.0 MiB | 1.0 MiB/s | ETA 4.0 s | +2 more running');
+  });
+
+  it('formatItem fits the terminal width, keeping the end of the label', () => {
+    const line = formatItem(
+      options,
+      { progress: 0, eta: 0, startTime: 0, stopTime: null, total: 1, value: 0, maxWidth: 40 },
+      { kind: 'fetch', label: 'http://example.com/a/very/long/path/file.csv', since: Date.now(), attempt: 2 },
+    );
+    expect(line.length).toBeLessThanOrEqual(39);
+    expect(line).toMatch(/^ {2}fetch {2}….*file\.csv {2}\d+ ms \(attempt 2\)$/);
+  });
+});
