@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import {
+  deriveFileName,
+  FALLBACK_FILE_NAME,
+  fileNameFromUrl,
+  MAX_FILE_NAME_BYTES,
+  sanitizeFileName,
+  truncateUtf8,
+} from './file-name';
+
+describe('sanitizeFileName', () => {
+  it.each([
+    ['report.csv', 'report.csv'],
+    ['../../etc/passwd', 'passwd'],
+    ['/abs', 'abs'],
+    ['a/b', 'b'],
+    ['a/b/', 'b'],
+    ['a\\b\\c.txt', 'c.txt'],
+    ['C:\\Windows\\System32\\drivers', 'drivers'],
+    ['..', FALLBACK_FILE_NAME],
+    ['.', FALLBACK_FILE_NAME],
+    ['../..', FALLBACK_FILE_NAME],
+    ['', FALLBACK_FILE_NAME],
+    ['   ', FALLBACK_FILE_NAME],
+    ['...', FALLBACK_FILE_NAME],
+  ])('drops directories: %j -> %j', (raw, expected) => {
+    expect(sanitizeFileName(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['.bashrc', '_.bashrc'],
+    ['.x.part', '_.x.part'],
+    ['..hidden', '_..hidden'],
+  ])('never yields a hidden name: %j -> %j', (raw, expected) => {
+    expect(sanitizeFileName(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['a\u0000b', 'a_b'],
+    ['line\nbreak\r.txt', 'line_break_.txt'],
+    ['tab\there', 'tab_here'],
+    ['del\u007f', 'del_'],
+    ['c1\u0085', 'c1_'],
+    ['what?.txt', 'what_.txt'],
+    ['a<b>c:d"e|f*g', 'a_b_c_d_e_f_g'],
+    ['evil\u202Etxt.exe', 'evil_txt.exe'],
+    ['lone\ud800surrogate', 'lone_surrogate'],
+  ])('replaces unsafe characters: %j -> %j', (raw, expected) => {
+    expect(sanitizeFileName(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['CON', '_CON'],
+    ['con.txt', '_con.txt'],
+    ['Nul.tar.gz', '_Nul.tar.gz'],
+    ['COM1', '_COM1'],
+    ['lpt9.log', '_lpt9.log'],
+    ['console.txt', 'console.txt'],
+    ['com10', 'com10'],
+  ])('prefixes Windows device names: %j -> %j', (raw, expected) => {
+    expect(sanitizeFileName(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['name. . ', 'name'],
+    ['  lead.txt', 'lead.txt'],
+    ['trail.txt...', 'trail.txt'],
+  ])('trims trailing dots/spaces and leading spaces: %j -> %j', (raw, expected) => {
+    expect(sanitizeFileName(raw)).toBe(expected);
+  });
+
+  it('normalises to NFC', () => {
+    expect(sanitizeFileName('cafe\u0301.txt')).toBe('caf\u00e9.txt');
+  });
+
+  it('limits the length in UTF-8 bytes and keeps a short extension', () => {
+    const long = `${'é'.repeat(300)}.csv`;
+    const out = sanitizeFileName(long);
+    expect(Buffer.byteLength(out, 'utf8')).toBeLessThanOrEqual(MAX_FILE_NAME_BYTES);
+    expect(out.endsWith('.csv')).toBe(true);
+    expect(out.startsWith('éé')).toBe(true);
+    expect(out).not.toContain('\ufffd');
+  });
+
+  it('never splits a 4-byte code point when truncating', () => {
+    const out = sanitizeFileName('😀'.repeat(100), 10);
+    expect(out).toBe('😀😀');
+  });
+
+  it('truncates a name without a usable extension as a whole', () => {
+    const out = sanitizeFileName(`a.${'b'.repeat(300)}`);
+    expect(Buffer.byteLength(out, 'utf8')).toBe(MAX_FILE_NAME_BYTES);
+  });
+
+  it('is idempotent', () => {
+    for (const raw of ['../x', '.a', 'CON', 'a?b', `${'x'.repeat(400)}.txt`, 'ok.txt']) {
+      const once = sanitizeFileName(raw);
+      expect(sanitizeFileName(once)).toBe(once);
+    }
+  });
+});
+
+describe('truncateUtf8', () => {
+  it('keeps strings that fit and cuts on code point boundaries', () => {
+    expect(truncateUtf8('abc', 3)).toBe('abc');
+    expect(truncateUtf8('aé', 2)).toBe('a');
+    expect(truncateUtf8('日本語', 7)).toBe('日本');
+  });
+});
+
+describe('fileNameFromUrl / deriveFileName', () => {
+  it('takes the decoded last path segment, ignoring query and fragment', () => {
+    expect(fileNameFromUrl(new URL('https://h/a/b/na%C3%AFve%20file.csv?x=1#y'))).toBe('naïve file.csv');
+  });
+
+  it('is empty for a path ending in a slash and for the root', () => {
+    expect(fileNameFromUrl(new URL('https://h/dir/'))).toBe('');
+    expect(fileNameFromUrl(new URL('https://h'))).toBe('');
+  });
+
+  it('keeps an undecodable segment as it is', () => {
+    expect(fileNameFromUrl(new URL('https://h/bad%E0%A4%A.txt'))).toBe('bad%E0%A4%A.txt');
+  });
+
+  it('sanitizes what decoding reveals (an encoded slash cannot create a directory)', () => {
+    expect(deriveFileName('', new URL('https://h/x/..%2F..%2Fetc%2Fpasswd'))).toBe('passwd');
+  });
+
+  it('prefers the task file name, falling back to the URL and then to the default', () => {
+    expect(deriveFileName('mine.bin', new URL('https://h/theirs.bin'))).toBe('mine.bin');
+    expect(deriveFileName('', new URL('https://h/theirs.bin'))).toBe('theirs.bin');
+    expect(deriveFileName('', new URL('https://h/'))).toBe(FALLBACK_FILE_NAME);
+  });
+});

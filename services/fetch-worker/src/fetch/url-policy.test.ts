@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { classifyAddress, EgressPolicy } from './url-policy';
+import { FetchError } from './error-codes';
+
+describe('classifyAddress', () => {
+  it.each([
+    ['8.8.8.8', 'public'],
+    ['2606:4700::1111', 'public'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.0.9', 'loopback'],
+    ['::1', 'loopback'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['10.1.2.3', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['172.32.0.1', 'public'],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'private'],
+    ['fd12:3456::1', 'private'],
+    ['169.254.169.254', 'forbidden'],
+    ['169.254.0.1', 'forbidden'],
+    ['::ffff:169.254.169.254', 'forbidden'],
+    ['::ffff:a9fe:a9fe', 'forbidden'],
+    ['64:ff9b::169.254.169.254', 'forbidden'],
+    ['64:ff9b::8.8.8.8', 'public'],
+    ['2002:a9fe:a9fe::1', 'forbidden'],
+    ['2002:0a00:0001::1', 'private'],
+    ['::169.254.169.254', 'forbidden'],
+    ['fe80::1', 'forbidden'],
+    ['fe80::1%eth0', 'forbidden'],
+    ['fd00:ec2::254', 'forbidden'],
+    ['100.100.100.200', 'forbidden'],
+    ['0.0.0.0', 'forbidden'],
+    ['::', 'forbidden'],
+    ['224.0.0.1', 'forbidden'],
+    ['ff02::1', 'forbidden'],
+    ['255.255.255.255', 'forbidden'],
+    ['not-an-ip', 'forbidden'],
+  ])('%s is %s', (address, expected) => {
+    expect(classifyAddress(address)).toBe(expected);
+  });
+});
+
+describe('EgressPolicy', () => {
+  const strict = new EgressPolicy({ allowLoopback: false, allowPrivate: false });
+  const lenient = new EgressPolicy({ allowLoopback: true, allowPrivate: true });
+
+  const refusal = (policy: EgressPolicy, url: string): string | null => {
+    try {
+      policy.checkUrl(new URL(url));
+      return null;
+    } catch (err) {
+      return err instanceof FetchError ? err.code : 'unexpected';
+    }
+  };
+
+  it('allows public hosts and names (names are checked at DNS time)', () => {
+    expect(refusal(strict, 'https://example.com/x')).toBeNull();
+    expect(refusal(strict, 'http://93.184.215.14/')).toBeNull();
+    expect(refusal(strict, 'http://localhost/')).toBeNull();
+  });
+
+  it('refuses loopback and private literals unless allowed', () => {
+    expect(refusal(strict, 'http://127.0.0.1:8080/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(strict, 'http://[::1]/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(strict, 'http://10.0.0.1/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'http://127.0.0.1:8080/')).toBeNull();
+    expect(refusal(lenient, 'http://10.0.0.1/')).toBeNull();
+  });
+
+  it('refuses URL spellings of forbidden addresses that WHATWG URL normalises', () => {
+    expect(refusal(lenient, 'http://0xa9.0xfe.0xa9.0xfe/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'http://2852039166/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(strict, 'http://0x7f000001/')).toBe('PATH_FORBIDDEN');
+  });
+
+  it('always refuses metadata services, non-http schemes, and credentials', () => {
+    expect(refusal(lenient, 'http://169.254.169.254/latest/meta-data/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'http://METADATA.google.internal./')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'file:///etc/passwd')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'gopher://example.com/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'http://user:pw@example.com/')).toBe('INVALID_SPEC');
+  });
+
+  it('filters DNS answers: localhost is refused by a strict policy and allowed by a lenient one', async () => {
+    const lookup = (policy: EgressPolicy, all: boolean): Promise<unknown> =>
+      new Promise((resolve, reject) =>
+        policy.lookup('localhost', { all }, (err, address) => (err ? reject(err) : resolve(address))),
+      );
+    await expect(lookup(strict, true)).rejects.toMatchObject({ code: 'PATH_FORBIDDEN' });
+    await expect(lookup(strict, false)).rejects.toMatchObject({ code: 'PATH_FORBIDDEN' });
+    const addresses = (await lookup(lenient, true)) as Array<{ address: string }>;
+    expect(addresses.length).toBeGreaterThan(0);
+    for (const a of addresses) expect(classifyAddress(a.address)).toBe('loopback');
+    expect(classifyAddress((await lookup(lenient, false)) as string)).toBe('loopback');
+  });
+});

@@ -1,0 +1,8 @@
+/**
+ * @spindle/fetch-worker: the fetch worker's task executor. `main.ts` (the
+ * composition root) builds it from config with {@link createFetchExecutor} and
+ * hands it to the runtime's worker connection.
+ */
+export { createFetchExecutor, FETCH_EXECUTOR_DEFAULTS, type FetchExecutorOptions } from './executor';
+export { sanitizeFileName, deriveFileName, MAX_FILE_NAME_BYTES, FALLBACK_FILE_NAME } from './fetch/file-name';
+export { classifyAddress, type AddressClass } from './fetch/url-policy';

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { TaskExecutor } from '@spindle/runtime';
+import type { FetchTask } from '@spindle/sdk';
+import { createFetchExecutor } from '@spindle/fetch-worker';
+import { fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
+
+/** A server that sends `burst` bytes at once, then one byte every 50 ms, forever. */
+function drippingServer(burst: number): Promise<TestServer> {
+  return startServer((_req, res) => {
+    res.writeHead(200, { 'content-length': burst + 1_000_000 });
+    res.write(randomBytes(burst));
+    const timer = setInterval(() => res.write('.'), 50);
+    res.on('close', () => clearInterval(timer));
+  });
+}
+
+describe('fetch executor: cancellation', () => {
+  let dataRoot: string;
+  let executor: TaskExecutor<FetchTask>;
+  let server: TestServer | undefined;
+
+  beforeAll(async () => {
+    dataRoot = await makeDataRoot();
+    executor = createFetchExecutor({ dataRoot, threads: 1, slots: 4, allowLoopback: true });
+  });
+  afterAll(async () => {
+    await executor.close();
+    await fs.rm(dataRoot, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('cancels a download mid-body: CANCELLED, temporary file removed, nothing at the final name', async () => {
+    // More than the in-memory threshold, so the temporary file exists on disk when we cancel.
+    server = await drippingServer(400 * 1024);
+    const dir = path.join(dataRoot, 'cancel');
+    const ctx = taskContext();
+    const running = executor.run(fetchTask(`${server.origin}/slow.bin`, { outputDir: 'cancel' }), ctx);
+    await vi.waitFor(
+      async () => {
+        expect((await listDir(dir)).some((f) => f.endsWith('.part'))).toBe(true);
+        expect(ctx.updates.length).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    // Progress was forwarded from the thread, with the announced total.
+    expect(ctx.updates.at(-1)).toMatchObject({ bytesTotal: 400 * 1024 + 1_000_000 });
+    expect(ctx.updates.at(-1)?.bytesDone).toBeGreaterThanOrEqual(400 * 1024);
+
+    ctx.controller.abort(new Error('job cancelled by user'));
+    const outcome = await running;
+    expect(outcome).toMatchObject({
+      $case: 'error',
+      value: { code: 'CANCELLED', retryable: false, message: expect.stringContaining('job cancelled by user') },
+    });
+    expect(await listDir(dir)).toEqual([]);
+  });
+
+  it('cancels a download still waiting for response headers', async () => {
+    server = await startServer(() => {
+      /* never answers */
+    });
+    const ctx = taskContext();
+    const running = executor.run(fetchTask(`${server.origin}/wait`, { outputDir: 'cancel2' }), ctx);
+    await vi.waitFor(() => expect(server?.requests).toHaveLength(1), { timeout: 10_000, interval: 10 });
+    ctx.controller.abort();
+    expect(await running).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
+    expect(await listDir(path.join(dataRoot, 'cancel2'))).toEqual([]);
+  });
+
+  it('returns CANCELLED at once for a task whose signal is already aborted', async () => {
+    const ctx = taskContext();
+    ctx.controller.abort();
+    expect(await executor.run(fetchTask('http://127.0.0.1:1/x'), ctx)).toMatchObject({
+      $case: 'error',
+      value: { code: 'CANCELLED' },
+    });
+  });
+
+  it('cancelling one download leaves the others on the same thread running', async () => {
+    const body = randomBytes(200_000);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    server = await startServer((req, res) => {
+      if (req.url === '/hang') {
+        res.writeHead(200, { 'content-length': 10 });
+        res.write('x');
+        return;
+      }
+      void gate.then(() => res.end(body));
+    });
+    const hangCtx = taskContext();
+    const hanging = executor.run(fetchTask(`${server.origin}/hang`, { outputDir: 'mixed' }), hangCtx);
+    const others = [1, 2].map((i) =>
+      executor.run(fetchTask(`${server!.origin}/ok${i}`, { outputDir: 'mixed' }), taskContext()),
+    );
+    await vi.waitFor(() => expect(server?.requests).toHaveLength(3), { timeout: 10_000, interval: 10 });
+    hangCtx.controller.abort();
+    expect(await hanging).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
+    release();
+    for (const outcome of await Promise.all(others)) {
+      expect(outcome).toMatchObject({ $case: 'fetch', value: { bytes: body.length } });
+    }
+    expect(await listDir(path.join(dataRoot, 'mixed'))).toEqual(['ok1', 'ok2']);
+  });
+});
+
+describe('fetch executor: close()', () => {
+  it('aborts running downloads, removes their temporary files, and then refuses new tasks', async () => {
+    const dataRoot = await makeDataRoot();
+    const server = await drippingServer(400 * 1024);
+    const executor = createFetchExecutor({ dataRoot, threads: 1, slots: 2, allowLoopback: true });
+    try {
+      const dir = path.join(dataRoot, 'closing');
+      const running = executor.run(fetchTask(`${server.origin}/slow.bin`, { outputDir: 'closing' }), taskContext());
+      await vi.waitFor(
+        async () => expect((await listDir(dir)).some((f) => f.endsWith('.part'))).toBe(true),
+        { timeout: 10_000, interval: 20 },
+      );
+      await executor.close();
+      expect(await running).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
+      expect(await listDir(dir)).toEqual([]);
+      expect(await executor.run(fetchTask(`${server.origin}/late`), taskContext())).toMatchObject({
+        $case: 'error',
+        value: { code: 'CANCELLED' },
+      });
+    } finally {
+      await executor.close();
+      await server.close();
+      await fs.rm(dataRoot, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TaskContext, TaskProgressUpdate } from '@spindle/runtime';
+import type { FetchTask } from '@spindle/sdk';
+
+/** A real HTTP server on 127.0.0.1 with an ephemeral port. */
+export interface TestServer {
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+  port: number;
+  /** Requests received, in order ("GET /path"). */
+  requests: string[];
+  /** TCP connections accepted. */
+  connections(): number;
+  /** Closes the server and destroys every open connection. */
+  close(): Promise<void>;
+}
+
+export async function startServer(handler: http.RequestListener): Promise<TestServer> {
+  const requests: string[] = [];
+  let connections = 0;
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    handler(req, res);
+  });
+  server.on('connection', () => connections++);
+  // Node's 5 s default could drop an idle keep-alive connection on a slow, loaded machine.
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port on 127.0.0.1 nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+export async function makeDataRoot(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'spindle-fetch-test-'));
+}
+
+export function fetchTask(url: string, fields: Partial<FetchTask> = {}): FetchTask {
+  return { url, outputDir: 'out', fileName: '', sha256: '', expectedSize: 0, options: undefined, ...fields };
+}
+
+export interface TestContext extends TaskContext {
+  controller: AbortController;
+  updates: TaskProgressUpdate[];
+}
+
+export function taskContext(): TestContext {
+  const controller = new AbortController();
+  const updates: TaskProgressUpdate[] = [];
+  return {
+    taskId: randomUUID(),
+    attempt: 1,
+    jobId: 'job-1',
+    signal: controller.signal,
+    progress: (u) => updates.push(u),
+    controller,
+    updates,
+  };
+}
+
+/** Every entry of `dir` (including hidden temporary files), sorted; [] if it does not exist. */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
