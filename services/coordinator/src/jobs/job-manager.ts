@@ -142,6 +142,7 @@ export class JobManager {
   }
 
   private loadActive(row: JobRow): ActiveJob {
+    row.last_seq = this.store.lastSeq(row.id);
     const spec = JobSpec.decode(row.spec);
     const counts = this.store.taskCounts(row.id);
     const n = (s: TaskState) => counts.byState.get(s) ?? 0;
@@ -543,8 +544,8 @@ export class JobManager {
     clearTimeout(job.progressTimer);
     job.row.state = state;
     job.row.end_ms = Date.now();
-    this.store.setJobState(job.row.id, state, job.row.end_ms, true);
     this.appendEvent(job, { $case: 'stateChanged', value: { state, progress: this.progressOf(job) } });
+    this.store.setJobState(job.row.id, state, job.row.end_ms, true, job.row.last_seq);
     this.active.delete(job.row.id);
     this.logger.info(
       { jobId: job.row.id, state: JobState[state], succeeded: job.succeeded, failed: job.failed, cancelled: job.cancelled },
@@ -640,11 +641,11 @@ export class JobManager {
     if (job.row.state === JobState.JOB_STATE_QUEUED) {
       job.row.state = JobState.JOB_STATE_RUNNING;
       job.row.start_ms = Date.now();
-      this.store.setJobState(job.row.id, JobState.JOB_STATE_RUNNING, job.row.start_ms, false);
       this.appendEvent(job, {
         $case: 'stateChanged',
         value: { state: JobState.JOB_STATE_RUNNING, progress: this.progressOf(job) },
       });
+      this.store.setJobState(job.row.id, JobState.JOB_STATE_RUNNING, job.row.start_ms, false, job.row.last_seq);
     }
     const assignment: TaskAssignment = {
       taskId: q.taskId,
