@@ -86,6 +86,7 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     }
     if (err instanceof Interrupted || (ctx.signal.aborted && ctx.signal.reason === err)) {
+      ctx.stderr.write(`interrupted${err instanceof Interrupted ? ` by ${err.signalName}` : ''}\n`);
       return ExitCode.Interrupted;
     }
     if (err instanceof CliError) {

@@ -92,6 +92,7 @@ export async function runDemo(ctx: CliContext, globals: GlobalOptions, opts: Dem
       });
       if (outcome.kind !== 'finished') {
         if (failure.signal.aborted) throw failure.signal.reason;
+        ctx.stderr.write('interrupted: stopping the demo stack and removing its temp folders\n');
         return outcome.exitCode;
       }
       await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, signal);

@@ -79,7 +79,7 @@ export async function runStats(
     if (outcome.kind !== 'finished') return outcome.exitCode;
     if (output !== undefined) await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
     if (!globals.json) {
-      ctx.stdout.write('\n' + renderStatsTable(outcome.tasks) + '\n');
+      ctx.stdout.write('\n' + renderStatsTable(outcome.tasks, { cwd: ctx.cwd }) + '\n');
       const failures = describeFailures(outcome.tasks);
       if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
       ctx.stdout.write(summarizeJob(outcome.job, outcome.tasks) + '\n');

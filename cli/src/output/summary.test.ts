@@ -1,6 +1,6 @@
 import { Job, JobState, Task, TaskKind, TaskState } from '@spindle/sdk';
 import { describe, expect, it } from 'vitest';
-import { describeFailures, renderColumnSummary, renderStatsTable, summarizeJob } from './summary';
+import { describeFailures, displayPath, renderColumnSummary, renderStatsTable, summarizeJob } from './summary';
 
 function column(name: string, numeric: boolean, mean = 0, min = 0, max = 0) {
   return { name, numeric, mean, min, max, count: 3, nulls: 0, sum: mean * 3, std: 1, type: numeric ? 2 : 3 };
@@ -88,5 +88,12 @@ describe('summaries', () => {
     expect(lines[0]).toMatch(/^FILE\s+ROWS\s+COLS\s+BYTES\s+RAGGED\s+TIME\s+RESULT$/);
     expect(lines[2]).toMatch(/^demo\/weather\.csv\s+1,200\s+4\s+2\.0 KiB\s+0\s+12 ms\s+ok$/);
     expect(lines[3]).toMatch(/^\/data\/bad\.csv\s+FILE_NOT_FOUND: no such file$/);
+  });
+
+  it('shows paths inside the working folder relative to it', () => {
+    expect(displayPath('/home/u/data/a.csv', '/home/u')).toBe('data/a.csv');
+    expect(displayPath('/srv/a.csv', '/home/u')).toBe('/srv/a.csv');
+    expect(displayPath('demo/a.csv', '/home/u')).toBe('demo/a.csv');
+    expect(displayPath('/home/u', '/home/u')).toBe('/home/u');
   });
 });

@@ -67,8 +67,18 @@ export function describeFailures(tasks: readonly Task[]): string[] {
     });
 }
 
+/** A path relative to `cwd` when it is inside it, else as given: shorter table cells. */
+export function displayPath(target: string, cwd: string): string {
+  if (!path.isAbsolute(target)) return target;
+  const rel = path.relative(cwd, target);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : target;
+}
+
 /** Per-file table of a stats job: file, rows, columns, bytes, ragged rows, time, outcome. */
-export function renderStatsTable(tasks: readonly Task[], opts: { baseName?: boolean } = {}): string {
+export function renderStatsTable(
+  tasks: readonly Task[],
+  opts: { baseName?: boolean; cwd?: string } = {},
+): string {
   const columns: Column[] = [
     { header: 'FILE', maxWidth: 60, truncate: 'start' },
     { header: 'ROWS', align: 'right' },
@@ -81,7 +91,11 @@ export function renderStatsTable(tasks: readonly Task[], opts: { baseName?: bool
   const rows = tasks
     .filter((t) => t.kind === TaskKind.TASK_KIND_STATS)
     .map((t) => {
-      const file = opts.baseName ? path.basename(t.target) : t.target;
+      const file = opts.baseName
+        ? path.basename(t.target)
+        : opts.cwd !== undefined
+          ? displayPath(t.target, opts.cwd)
+          : t.target;
       if (t.outcome?.$case === 'stats') {
         const r = t.outcome.value;
         return [

@@ -11,6 +11,8 @@ describe('stampLogLine', () => {
       '{"service":"coordinator","level":30,"msg":"hi"}',
     );
     expect(stampLogLine('w', 'stdout', '{}')).toBe('{"service":"w"}');
+    expect(stampLogLine('w', 'stdout', '{"service":"own","msg":"x"}')).toBe('{"service":"own","msg":"x"}');
+    expect(JSON.parse(stampLogLine('w', 'stdout', '{not json}'))).toEqual({ service: 'w', stream: 'stdout', msg: '{not json}' });
     expect(JSON.parse(stampLogLine('w', 'stderr', 'Error: "boom"'))).toEqual({
       service: 'w',
       stream: 'stderr',

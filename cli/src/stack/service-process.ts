@@ -37,7 +37,10 @@ export function describeExit(exit: ExitInfo): string {
  */
 export function stampLogLine(service: string, stream: 'stdout' | 'stderr', line: string): string {
   const trimmed = line.trimStart();
-  if (trimmed.startsWith('{') && trimmed.trimEnd().endsWith('}')) {
+  const entry = parseEntry(trimmed);
+  // Services that name themselves already are left as they are.
+  if (entry && typeof entry.service === 'string') return trimmed;
+  if (entry) {
     const rest = trimmed.slice(1).trimStart();
     return `{"service":${JSON.stringify(service)}${rest.startsWith('}') ? '' : ','}${rest}`;
   }
@@ -95,7 +98,7 @@ export class ServiceProcess {
       lines.on('line', (line) => {
         this.remember(line);
         if (log.writable) log.write(stampLogLine(this.name, stream, line) + '\n');
-        const entry = parseEntry(line);
+        const entry = parseEntry(line.trimStart());
         if (entry) for (const listener of this.listeners) listener(entry);
       });
     }
