@@ -42,6 +42,8 @@ function onSignal(signal: NodeJS.Signals): void {
     controller.abort(new Interrupted(signal));
     return;
   }
+  // A progress view may have hidden the cursor and turned off line wrapping; give them back.
+  if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\x1b[?7h');
   process.stderr.write(`\n${signal} again: exiting now\n`);
   process.exit(ExitCode.Interrupted);
 }

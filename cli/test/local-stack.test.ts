@@ -104,6 +104,15 @@ describe('spindle up and the client commands', () => {
     expect(Number(row[header.indexOf('temp_mean')])).toBeCloseTo((4.5 + 17.25 - 1) / 3, 9);
   });
 
+  it('fetch --stats downloads, then analyses, and writes the results table', async () => {
+    const r = await spindle(['fetch', '--stats', '--results', 'chained.csv', '-o', 'chain', web.url('/a.csv'), web.url('/b.csv')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^chain\/a\.csv\s+3\s+3\s/m);
+    expect(r.stdout).toMatch(/2\/2 downloads ok .*, 2\/2 files analysed ok \(6 rows\)/);
+    const [header = [], ...rows] = parseCsv(readFileSync(path.join(tmp, 'chained.csv'), 'utf8'));
+    expect(rows.map((x) => x[header.indexOf('rows')])).toEqual(['3', '3']);
+  });
+
   it('stats of a file outside the data root fails that item', async () => {
     const outside = path.join(tmp, 'outside.csv');
     writeFileSync(outside, B_CSV);

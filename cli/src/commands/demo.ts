@@ -13,7 +13,7 @@ import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderColumnSummary, summarizeJob } from '../output/summary';
 import { LocalStack } from '../stack/local-stack';
 import { describeExit } from '../stack/service-process';
-import { exportResultsTo } from './stats';
+import { exportResultsTo } from './shared';
 
 /** Options of `spindle demo`. */
 export interface DemoCommandOptions {

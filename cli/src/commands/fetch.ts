@@ -1,35 +1,32 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { FetchJobSpec, FetchOptions, JobSpec, RetryPolicy } from '@spindle/sdk';
+import { ExportFormat, type FetchJobSpec, type FetchOptions, type JobSpec } from '@spindle/sdk';
 import { withClient } from '../api/client';
 import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { UsageError } from '../errors';
-import { intInRange, parseDuration, parseSize } from '../input/options';
+import { parseDuration, parseSize } from '../input/options';
 import { collectFetchItems, type FetchItemInput } from '../input/urls';
-import { submitAndFollow, type SubmitOptions } from '../jobs/run';
-import { describeFailures, summarizeJob } from '../output/summary';
+import { submitAndFollow } from '../jobs/run';
+import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
+import { addDialectOptions, addSubmitOptions, dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle fetch`. */
 export interface FetchCommandOptions {
   input?: string;
   outputDir?: string;
   sha256?: string;
-  name?: string;
-  attempts?: number;
   timeout?: number;
   maxBytes?: number;
+  /** Then compute the statistics of each downloaded file (a fetch_then_stats job). */
+  stats: boolean;
+  results?: string;
+  delimiter?: string;
+  header: boolean;
+  name?: string;
+  attempts?: number;
   requestId?: string;
   detach: boolean;
-}
-
-/** Options shared by the commands that submit a job. */
-export function addSubmitOptions(cmd: Command): Command {
-  return cmd
-    .option('--name <label>', 'label shown in job listings')
-    .addOption(new Option('--attempts <n>', 'attempts per item, first one included').argParser(intInRange(1, 100)))
-    .option('--request-id <id>', 'idempotency key: re-running with the same id returns the first job (default: random)')
-    .option('--detach', 'print the job id and return without waiting', false);
 }
 
 /**
@@ -45,13 +42,11 @@ export function checkOutputDir(dir: string): string {
   return normalized.replace(/\/+$/, '');
 }
 
-/** The retry policy from `--attempts`, or undefined for the coordinator's default. */
-export function retryPolicy(attempts: number | undefined): RetryPolicy | undefined {
-  return attempts === undefined ? undefined : { maxAttempts: attempts, initialBackoffMs: 0, maxBackoffMs: 0 };
-}
-
 /** Builds the FetchJobSpec for `items` and the command's options. */
-export function buildFetchSpec(items: readonly FetchItemInput[], opts: FetchCommandOptions): FetchJobSpec {
+export function buildFetchSpec(
+  items: readonly FetchItemInput[],
+  opts: Pick<FetchCommandOptions, 'outputDir' | 'timeout' | 'maxBytes'>,
+): FetchJobSpec {
   const options: FetchOptions = {
     maxBytes: opts.maxBytes ?? 0,
     maxRedirects: 0,
@@ -67,7 +62,23 @@ export function buildFetchSpec(items: readonly FetchItemInput[], opts: FetchComm
   };
 }
 
-/** `spindle fetch`: downloads URLs on the fetch workers and waits. */
+/** The job `spindle fetch` submits: fetch, or fetch_then_stats with `--stats`. */
+export function buildFetchJob(items: readonly FetchItemInput[], opts: FetchCommandOptions): JobSpec {
+  if (!opts.stats && (opts.results !== undefined || opts.delimiter !== undefined || !opts.header)) {
+    throw new UsageError('--results, --delimiter and --no-header need --stats');
+  }
+  const fetch = buildFetchSpec(items, opts);
+  const noun = `${items.length} URL${items.length === 1 ? '' : 's'}`;
+  return {
+    kind: opts.stats
+      ? { $case: 'fetchThenStats', value: { fetch, dialect: dialectOf(opts) } }
+      : { $case: 'fetch', value: fetch },
+    name: opts.name ?? (opts.stats ? `fetch and analyse ${noun}` : `fetch ${noun}`),
+    retry: retryPolicy(opts.attempts),
+  };
+}
+
+/** `spindle fetch`: downloads URLs on the fetch workers (then analyses them with --stats) and waits. */
 export async function runFetch(
   ctx: CliContext,
   globals: GlobalOptions,
@@ -76,29 +87,23 @@ export async function runFetch(
 ): Promise<number> {
   // Everything is checked before connecting: bad input submits nothing.
   const items = await collectFetchItems({ args: urls, inputFile: opts.input, sha256: opts.sha256 }, ctx);
-  const spec: JobSpec = {
-    kind: { $case: 'fetch', value: buildFetchSpec(items, opts) },
-    name: opts.name ?? `fetch ${items.length} URL${items.length === 1 ? '' : 's'}`,
-    retry: retryPolicy(opts.attempts),
-  };
+  const spec = buildFetchJob(items, opts);
+  const results = opts.results === undefined ? undefined : path.resolve(ctx.cwd, opts.results);
   return withClient(globals.addr, async (client) => {
     const outcome = await submitAndFollow(ctx, client, spec, submitOptions(globals, opts));
     if (outcome.kind !== 'finished') return outcome.exitCode;
+    if (results !== undefined) {
+      await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, results, ctx.signal);
+    }
     if (!globals.json) {
+      if (opts.stats) ctx.stdout.write('\n' + renderStatsTable(outcome.tasks) + '\n');
       const failures = describeFailures(outcome.tasks);
       if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
       ctx.stdout.write(summarizeJob(outcome.job, outcome.tasks) + '\n');
+      if (results !== undefined) ctx.stdout.write(`results written to ${results}\n`);
     }
     return outcome.exitCode;
   });
-}
-
-/** The submit options from global and command options. */
-export function submitOptions(
-  globals: GlobalOptions,
-  opts: { requestId?: string | undefined; detach: boolean },
-): SubmitOptions {
-  return { requestId: opts.requestId, detach: opts.detach, json: globals.json, progress: globals.progress };
 }
 
 export function registerFetch(program: Command, ctx: CliContext, run: Runner): void {
@@ -110,8 +115,10 @@ export function registerFetch(program: Command, ctx: CliContext, run: Runner): v
     .option('-o, --output-dir <dir>', 'folder under the worker data root (default: jobs/<job id>)')
     .option('--sha256 <hex>', 'expected SHA-256 of the single URL given')
     .addOption(new Option('--timeout <duration>', 'longest attempt per item, e.g. 30s, 2m').argParser(parseDuration))
-    .addOption(new Option('--max-bytes <size>', 'largest body accepted, e.g. 100MiB').argParser(parseSize));
-  addSubmitOptions(cmd).action(async (urls: string[], _opts: unknown, command: Command) =>
+    .addOption(new Option('--max-bytes <size>', 'largest body accepted, e.g. 100MiB').argParser(parseSize))
+    .option('--stats', 'then compute the statistics of each downloaded CSV file', false)
+    .option('--results <file>', 'with --stats: write the results table as CSV to this file');
+  addSubmitOptions(addDialectOptions(cmd)).action(async (urls: string[], _opts: unknown, command: Command) =>
     run(command, (globals) => runFetch(ctx, globals, urls, command.opts<FetchCommandOptions>())),
   );
 }

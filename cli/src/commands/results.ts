@@ -5,7 +5,7 @@ import { withClient } from '../api/client';
 import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
-import { exportResultsTo } from './stats';
+import { exportResultsTo } from './shared';
 
 /** Options of `spindle results`. */
 export interface ResultsCommandOptions {

@@ -1,16 +1,14 @@
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
-import { ExportFormat, type CsvDialect, type JobSpec, type StatsSource } from '@spindle/sdk';
-import { withClient, type SpindleClient } from '../api/client';
+import type { Command } from 'commander';
+import { ExportFormat, type JobSpec, type StatsSource } from '@spindle/sdk';
+import { withClient } from '../api/client';
 import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { UsageError, errorMessage } from '../errors';
-import { parseDelimiter } from '../input/options';
 import { checkUrl } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
-import { writeFileAtomic } from '../output/files';
 import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
-import { addSubmitOptions, retryPolicy, submitOptions } from './fetch';
+import { addDialectOptions, addSubmitOptions, dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle stats`. */
 export interface StatsCommandOptions {
@@ -44,22 +42,6 @@ export function toStatsSources(files: readonly string[], cwd: string): StatsSour
   });
 }
 
-/** The dialect from `--delimiter` and `--no-header`. */
-export function dialectOf(opts: { delimiter?: string | undefined; header: boolean }): CsvDialect {
-  return { delimiter: opts.delimiter ?? '', noHeader: !opts.header };
-}
-
-/** Streams the job's results table into `file` (atomically). */
-export async function exportResultsTo(
-  client: SpindleClient,
-  jobId: string,
-  format: ExportFormat,
-  file: string,
-  signal: AbortSignal,
-): Promise<void> {
-  await writeFileAtomic(file, client.exportResults(jobId, format, { signal }), { signal });
-}
-
 /** `spindle stats`: computes statistics of CSV files on the stats workers and waits. */
 export async function runStats(
   ctx: CliContext,
@@ -77,7 +59,9 @@ export async function runStats(
   return withClient(globals.addr, async (client) => {
     const outcome = await submitAndFollow(ctx, client, spec, submitOptions(globals, opts));
     if (outcome.kind !== 'finished') return outcome.exitCode;
-    if (output !== undefined) await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
+    if (output !== undefined) {
+      await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
+    }
     if (!globals.json) {
       ctx.stdout.write('\n' + renderStatsTable(outcome.tasks, { cwd: ctx.cwd }) + '\n');
       const failures = describeFailures(outcome.tasks);
@@ -93,11 +77,9 @@ export function registerStats(program: Command, ctx: CliContext, run: Runner): v
   const cmd = program
     .command('stats')
     .description('compute statistics of CSV files on the stats workers and wait for them')
-    .argument('<files...>', 'CSV files (inside the workers\' data root) or http(s) URLs')
-    .option('-o, --output <file>', 'write the results table as CSV to this file')
-    .addOption(new Option('--delimiter <char>', 'field delimiter (default ","; \\t or tab for tabs)').argParser(parseDelimiter))
-    .option('--no-header', 'the first line is data; columns are named column_1, column_2, …');
-  addSubmitOptions(cmd).action(async (files: string[], _opts: unknown, command: Command) =>
+    .argument('<files...>', "CSV files (inside the workers' data root) or http(s) URLs")
+    .option('-o, --output <file>', 'write the results table as CSV to this file');
+  addSubmitOptions(addDialectOptions(cmd)).action(async (files: string[], _opts: unknown, command: Command) =>
     run(command, (globals) => runStats(ctx, globals, files, command.opts<StatsCommandOptions>())),
   );
 }
