@@ -112,13 +112,15 @@ export class SpindleClient {
     let firstError: ServiceError | undefined;
     try {
       return await this.unary(this.raw.submitJob, request, opts, (err) => {
-        // grpc-js says "No connection established" when the request never left:
-        // nothing can have been stored, and retrying would only delay exit code 3.
         firstError = err;
       });
     } catch (err) {
-      const neverSent = firstError?.details.startsWith('No connection established') ?? false;
-      if (!(err instanceof CliError) || err.exitCode !== 3 || neverSent || opts.signal?.aborted) throw err;
+      // Only a connection lost after sending is worth a retry. grpc-js says "No
+      // connection established" when the request never left, and a deadline while
+      // connecting means the same: retrying would only delay exit code 3.
+      const lostAfterSending =
+        firstError?.code === status.UNAVAILABLE && !firstError.details.startsWith('No connection established');
+      if (!lostAfterSending || opts.signal?.aborted) throw err;
       try {
         return await this.unary(this.raw.submitJob, request, { ...opts, waitForReady: true, timeoutMs: 5_000 });
       } catch (retryErr) {

@@ -7,27 +7,19 @@ function sink() {
   return { write: (s: string) => (chunks.push(s), true), text: () => chunks.join('') };
 }
 
-const done = (id: string, state = TaskState.TASK_STATE_SUCCEEDED): JobEvent =>
-  JobEvent.fromPartial({
-    seq: 1,
-    jobId: 'j',
-    event: {
-      $case: 'taskFinished',
-      value: {
-        task: {
-          id,
-          kind: TaskKind.TASK_KIND_FETCH,
-          state,
-          target: `http://h/${id}`,
-          attempt: 1,
-          outcome:
-            state === TaskState.TASK_STATE_SUCCEEDED
-              ? { $case: 'fetch', value: { path: `out/${id}`, bytes: 10, durationMs: 5 } }
-              : { $case: 'error', value: { code: 'NETWORK', message: 'connection reset' } },
-        },
-      },
-    },
-  });
+function finishedTask(id: string, state: TaskState): Task {
+  const base = { id, kind: TaskKind.TASK_KIND_FETCH, state, target: `http://h/${id}`, attempt: 1 };
+  return state === TaskState.TASK_STATE_SUCCEEDED
+    ? Task.fromPartial({ ...base, outcome: { $case: 'fetch', value: { path: `out/${id}`, bytes: 10, durationMs: 5 } } })
+    : Task.fromPartial({ ...base, outcome: { $case: 'error', value: { code: 'NETWORK', message: 'connection reset' } } });
+}
+
+const done = (id: string, state = TaskState.TASK_STATE_SUCCEEDED): JobEvent => ({
+  seq: 1,
+  jobId: 'j',
+  time: undefined,
+  event: { $case: 'taskFinished', value: { task: finishedTask(id, state) } },
+});
 
 describe('ProgressTracker', () => {
   it('takes counts from progress events but never below the finished tasks seen', () => {
@@ -47,8 +39,8 @@ describe('ProgressTracker', () => {
 
 describe('describeFinishedTask', () => {
   it('describes successes and failures on one line', () => {
-    const ok = (done('a').event as { value: { task: Task } }).value.task;
-    const bad = (done('b', TaskState.TASK_STATE_FAILED).event as { value: { task: Task } }).value.task;
+    const ok = finishedTask('a', TaskState.TASK_STATE_SUCCEEDED);
+    const bad = finishedTask('b', TaskState.TASK_STATE_FAILED);
     expect(describeFinishedTask(ok)).toBe('ok    fetch  http://h/a → out/a  10 B  5 ms');
     expect(describeFinishedTask(bad)).toBe('FAIL  fetch  http://h/b  NETWORK: connection reset');
   });
