@@ -34,6 +34,12 @@ process.on('exit', () => {
   }
 });
 
+// `spindle results … | head` closes the pipe early: stop quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(ExitCode.Ok);
+  throw err;
+});
+
 let interrupts = 0;
 function onSignal(signal: NodeJS.Signals): void {
   interrupts++;

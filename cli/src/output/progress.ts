@@ -234,6 +234,8 @@ export class TtyView implements JobView {
 
   event(event: JobEvent): void {
     this.tracker.update(event);
+    // Before any remove(): MultiBar.remove() redraws at once, and the bar must already agree with the counts.
+    this.refresh();
     const e = event.event;
     if (e?.$case === 'taskFinished' && e.value.task) {
       const task = e.value.task;
@@ -248,7 +250,6 @@ export class TtyView implements JobView {
     }
     const retry = describeRetry(event);
     if (retry) this.multi.log(retry + '\n');
-    this.refresh();
   }
 
   running(tasks: readonly Task[]): void {
