@@ -34,7 +34,7 @@ async function main() {
           if (++ready === workers) resolve();
         } else if (m.message.$case === 'assign') {
           const a = m.message.value;
-          call.write({ message: { $case: 'result', value: { taskId: a.taskId, attempt: a.attempt, outcome: { $case: 'stats', value: { source: 's', rows: 1, columns: 1, bytes: 1, columnStats: [], raggedRows: 0, durationMs: 0 } } } } });
+          call.write({ message: { $case: 'result', value: { taskId: a.taskId, attempt: a.attempt, outcome: { $case: 'stats', value: sdk.StatsResult.create({ source: 's', rows: 1, columns: 1, bytes: 1 }) } } } });
           call.write({ message: { $case: 'credit', value: { credits: 1 } } });
         }
       });

@@ -79,7 +79,10 @@ describe('end to end: coordinator and workers as separate processes', () => {
     files.set('broken.csv', Buffer.from('a,b\n1,2\n3,"unterminated\n4,5\n'));
     server = http.createServer((req, res) => {
       const body = files.get((req.url ?? '/').slice(1));
-      if (!body) return res.writeHead(404).end('not found');
+      if (!body) {
+        res.writeHead(404).end('not found');
+        return;
+      }
       res.writeHead(200, { 'content-length': body.length }).end(body);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -182,7 +185,7 @@ describe('end to end: coordinator and workers as separate processes', () => {
     expect(state).toBe(JobState.JOB_STATE_FAILED);
     expect(tasks.filter((t) => t.state === TaskState.TASK_STATE_SUCCEEDED)).toHaveLength(4); // 2 fetch + 2 stats
     const jobId = tasks[0]!.jobId;
-    const chunks = await collect(client.exportResults({ jobId, format: ExportFormat.EXPORT_FORMAT_CSV }));
+    const chunks = await collect(client.exportResults({ jobId, format: ExportFormat.EXPORT_FORMAT_CSV, table: 0 }));
     expect(chunks[0]!.contentType).toBe('text/csv');
     const csv = Buffer.concat(chunks.map((c) => Buffer.from(c.chunk))).toString();
     const lines = csv.trim().split('\n');

@@ -1,6 +1,8 @@
 import type { ClientDuplexStream, ServiceError } from '@grpc/grpc-js';
 import {
   createWorkerServiceClient,
+  StatsResult,
+  TaskError,
   WorkerKind,
   type ConnectRequest,
   type ConnectResponse,
@@ -70,7 +72,7 @@ export class TestWorker {
           attempt: a.attempt,
           outcome: {
             $case: 'stats',
-            value: { source: 'x', rows, columns: 1, bytes: 10, columnStats: [], raggedRows: 0, durationMs: 1 },
+            value: StatsResult.create({ source: 'x', rows, columns: 1, bytes: 10, durationMs: 1 }),
           },
         },
       },
@@ -81,7 +83,7 @@ export class TestWorker {
     this.send({
       message: {
         $case: 'result',
-        value: { taskId: a.taskId, attempt: a.attempt, outcome: { $case: 'error', value: { code, message: code, retryable, httpStatus: 0 } } },
+        value: { taskId: a.taskId, attempt: a.attempt, outcome: { $case: 'error', value: TaskError.create({ code, message: code, retryable }) } },
       },
     });
   }

@@ -181,7 +181,7 @@ export class SpindleClient {
 
   /** ExportResults as an async iterable of byte chunks. */
   async *exportResults(jobId: string, format: ExportFormat, opts: CallOpts = {}): AsyncGenerator<Buffer> {
-    const call = this.raw.exportResults({ jobId, format });
+    const call = this.raw.exportResults({ jobId, format, table: 0 });
     for await (const message of this.stream(call, opts)) {
       if (message.chunk.length > 0) yield message.chunk;
     }

@@ -54,6 +54,8 @@ export function buildFetchSpec(
     headersTimeoutMs: 0,
     idleTimeoutMs: 0,
     totalTimeoutMs: opts.timeout ?? 0,
+    perHostConcurrency: 0,
+    ifExists: 0,
   };
   return {
     items: items.map((i) => ({ url: i.url, fileName: i.fileName, sha256: i.sha256, expectedSize: 0 })),

@@ -1,4 +1,4 @@
-import type { FetchTask, StatsTask, TaskResult } from '@spindle/sdk';
+import { TaskError, type FetchTask, type StatsTask, type TaskResult } from '@spindle/sdk';
 
 /** The outcome of one task attempt, exactly as it goes into `TaskResult.outcome`. */
 export type TaskOutcome = NonNullable<TaskResult['outcome']>;
@@ -49,5 +49,5 @@ export function errorOutcome(
   retryable = false,
   httpStatus = 0,
 ): TaskOutcome {
-  return { $case: 'error', value: { code, message, retryable, httpStatus } };
+  return { $case: 'error', value: TaskError.create({ code, message, retryable, httpStatus }) };
 }

@@ -1,4 +1,4 @@
-import { createJobServiceClient, JobState, WorkerKind, type JobServiceClient, type JobSpec, type StatsTask } from '@spindle/sdk';
+import { createJobServiceClient, JobState, StatsResult, WorkerKind, type JobServiceClient, type JobSpec, type StatsTask } from '@spindle/sdk';
 import { silentLogger, WorkerConnection, errorOutcome, type TaskContext, type TaskExecutor, type TaskOutcome } from '@spindle/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator } from '../../../test/helpers/coordinator';
@@ -18,7 +18,7 @@ class GatedExecutor implements TaskExecutor<StatsTask> {
     return new Promise((resolve) => {
       const src = spec.source?.source?.value ?? '';
       this.gates.set(ctx.taskId, () =>
-        resolve({ $case: 'stats', value: { source: src, rows: 1, columns: 1, bytes: 1, columnStats: [], raggedRows: 0, durationMs: 0 } }),
+        resolve({ $case: 'stats', value: StatsResult.create({ source: src, rows: 1, columns: 1, bytes: 1 }) }),
       );
       ctx.signal.addEventListener('abort', () => resolve(errorOutcome('CANCELLED', 'aborted')));
     });

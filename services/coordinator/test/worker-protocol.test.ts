@@ -108,7 +108,7 @@ describe('WorkerService.Connect (coordinator side)', () => {
     await waitFor(async () => (await getJob(job.id)).state === JobState.JOB_STATE_FAILED, 5000, 'job failed');
     const { tasks } = await unary(client.listResults.bind(client), { jobId: job.id, pageSize: 0, pageToken: '', state: 0 });
     expect(tasks[0]).toMatchObject({ state: TaskState.TASK_STATE_FAILED, attempt: 2 });
-    expect(tasks[0]!.outcome).toMatchObject({ $case: 'error', value: { code: 'NETWORK' } });
+    expect(tasks[0]!.outcome).toMatchObject({ $case: 'error', value: { code: 'NETWORK', attempts: 2 } });
   });
 
   it('does not retry a non-retryable failure', async () => {

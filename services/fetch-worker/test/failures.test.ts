@@ -35,7 +35,7 @@ describe('fetch executor: failures become task errors', () => {
   it('reports 404 as HTTP_STATUS, not retryable, with the status, and writes nothing', async () => {
     server = await startServer((_req, res) => res.writeHead(404).end('no such file'));
     const outcome = await executor.run(fetchTask(`${server.origin}/gone.txt`, { outputDir: 'e404' }), taskContext());
-    expect(outcome).toEqual({
+    expect(outcome).toMatchObject({
       $case: 'error',
       value: {
         code: 'HTTP_STATUS',
@@ -110,6 +110,8 @@ describe('fetch executor: failures become task errors', () => {
           headersTimeoutMs: 0,
           idleTimeoutMs: 0,
           totalTimeoutMs: 0,
+          perHostConcurrency: 0,
+          ifExists: 0,
         },
       });
     expect((await executor.run(task(1), taskContext())).$case).toBe('fetch');
@@ -198,7 +200,7 @@ describe('fetch executor: failures become task errors', () => {
     const outcome = await executor.run(
       fetchTask(`${server.origin}/stall.bin`, {
         outputDir: 'stall',
-        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 300, totalTimeoutMs: 0 },
+        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 300, totalTimeoutMs: 0, perHostConcurrency: 0, ifExists: 0 },
       }),
       taskContext(),
     );
@@ -215,7 +217,7 @@ describe('fetch executor: failures become task errors', () => {
     });
     const outcome = await executor.run(
       fetchTask(`${server.origin}/silent`, {
-        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 300, idleTimeoutMs: 0, totalTimeoutMs: 0 },
+        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 300, idleTimeoutMs: 0, totalTimeoutMs: 0, perHostConcurrency: 0, ifExists: 0 },
       }),
       taskContext(),
     );
@@ -234,7 +236,7 @@ describe('fetch executor: failures become task errors', () => {
     const outcome = await executor.run(
       fetchTask(`${server.origin}/trickle`, {
         outputDir: 'trickle',
-        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 0, totalTimeoutMs: 400 },
+        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 0, totalTimeoutMs: 400, perHostConcurrency: 0, ifExists: 0 },
       }),
       taskContext(),
     );

@@ -148,6 +148,7 @@ class StatsExecutor implements TaskExecutor<StatsTask> {
           rows: stats.rows,
           columns: stats.columns,
           bytes: stats.bytes,
+          delimiter: '',
           columnStats: stats.columnStats,
           raggedRows: stats.raggedRows,
           durationMs: Math.round(performance.now() - startedAt),

@@ -82,7 +82,7 @@ describe('stats executor (real piscina pool)', () => {
     expect(a!.std).toBeCloseTo(Math.sqrt(7 / 3), 12);
     expect(b).toMatchObject({ name: 'b', type: FLOAT, count: 3, sum: 6, mean: 2, min: 0.5, max: 4 });
     expect(b!.std).toBeCloseTo(Math.sqrt(3.25), 12);
-    expect(c).toEqual({ name: 'c', type: STRING, count: 3, nulls: 0, sum: 0, mean: 0, std: 0, min: 0, max: 0, numeric: false });
+    expect(c).toMatchObject({ name: 'c', type: STRING, count: 3, nulls: 0, sum: 0, mean: 0, std: 0, min: 0, max: 0, numeric: false });
     expect(progress.at(-1)).toEqual({ bytesDone: text.length, bytesTotal: text.length, rowsDone: 3 });
   }, 15_000);
 
@@ -179,7 +179,7 @@ describe('stats executor (real piscina pool)', () => {
 
     it('a missing file is FILE_NOT_FOUND', async () => {
       const error = expectError(await executor.run(pathTask('nope/missing.csv'), makeContext().ctx));
-      expect(error).toEqual({ code: 'FILE_NOT_FOUND', message: 'nope/missing.csv: no such file', retryable: false, httpStatus: 0 });
+      expect(error).toMatchObject({ code: 'FILE_NOT_FOUND', message: 'nope/missing.csv: no such file', retryable: false, httpStatus: 0 });
     }, 15_000);
 
     it('a ../ escape is PATH_FORBIDDEN', async () => {

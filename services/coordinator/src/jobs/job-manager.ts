@@ -11,13 +11,13 @@ import {
   TaskKind,
   TaskResult,
   TaskState,
+  TaskError,
   WorkerKind,
   type ConnectResponse,
   JobKind,
   type JobProgress,
   type Task,
   type TaskAssignment,
-  type TaskError,
   type TaskProgress,
   type WorkerHello,
   type WorkerInfo,
@@ -292,7 +292,7 @@ export class JobManager {
         `job ${jobId} already finished (${JobState[row.state]}); nothing to cancel`,
       );
     }
-    const cancelledError: TaskError = { code: 'CANCELLED', message: 'job cancelled', retryable: false, httpStatus: 0 };
+    const cancelledError = TaskError.create({ code: 'CANCELLED', message: 'job cancelled' });
     this.store.transaction(() => {
       for (const id of this.store.cancelPendingTasks(jobId)) this.queue.remove(id);
       for (const session of this.sessions.values()) {
@@ -468,7 +468,7 @@ export class JobManager {
     job.live.delete(r.taskId);
     const outcome = r.outcome ?? {
       $case: 'error' as const,
-      value: { code: 'INTERNAL', message: 'worker sent a result without an outcome', retryable: true, httpStatus: 0 },
+      value: TaskError.create({ code: 'INTERNAL', message: 'worker sent a result without an outcome', retryable: true }),
     };
     this.store.transaction(() => {
       if (outcome.$case === 'error') {
@@ -506,7 +506,10 @@ export class JobManager {
     if (byWorker) this.freeAttempts.set(taskId, free + 1);
     const allowed = job.retry.maxAttempts + (byWorker ? free + 1 : free);
     if ((error.retryable || byWorker) && attempt < allowed) {
-      const delay = byWorker ? 0 : backoffMs(job.retry, attempt - free);
+      // A server's Retry-After wins over a shorter backoff, up to the policy's cap.
+      const delay = byWorker
+        ? 0
+        : Math.max(backoffMs(job.retry, attempt - free), Math.min(error.retryAfterMs, job.retry.maxBackoffMs));
       this.store.markPending(taskId);
       job.pending++;
       this.appendEvent(job, { $case: 'taskRetrying', value: { taskId, attempt, error, backoffMs: delay } });
@@ -517,10 +520,11 @@ export class JobManager {
       return;
     }
     this.freeAttempts.delete(taskId);
+    const final = { ...error, attempts: attempt - free };
     this.store.markFinished(
       taskId,
       TaskState.TASK_STATE_FAILED,
-      TaskResult.encode({ taskId, attempt, outcome: { $case: 'error', value: error } }).finish(),
+      TaskResult.encode({ taskId, attempt, outcome: { $case: 'error', value: final } }).finish(),
       0,
       0,
     );
@@ -567,12 +571,11 @@ export class JobManager {
         if (!job) continue;
         job.running--;
         job.live.delete(lease.taskId);
-        const error: TaskError = {
+        const error = TaskError.create({
           code: 'WORKER_LOST',
           message: `worker ${session.workerId} went away (${reason}) while running this task`,
           retryable: true,
-          httpStatus: 0,
-        };
+        });
         this.onTaskError(job, lease.taskId, lease.attempt, error, false);
         this.maybeFinishJob(job);
       }

@@ -1,5 +1,5 @@
 import { SpindleError } from '@spindle/runtime';
-import { ExportFormat, JobKind, TaskKind, type StatsResult, type Task, type TaskError } from '@spindle/sdk';
+import { ExportFormat, JobKind, TaskError, TaskKind, type StatsResult, type Task } from '@spindle/sdk';
 import type { JobManager } from '../jobs/job-manager';
 import { statsTableToCsv, statsTableToJson } from './stats-table';
 
@@ -89,5 +89,5 @@ export async function exportResults(
 }
 
 function unfinished(t: Task): TaskError {
-  return { code: 'NOT_FINISHED', message: `task is ${taskStateName(t)}`, retryable: false, httpStatus: 0 };
+  return TaskError.create({ code: 'NOT_FINISHED', message: `task is ${taskStateName(t)}` });
 }

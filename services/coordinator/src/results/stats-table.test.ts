@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ColumnStats, StatsResult } from '@spindle/sdk';
+import { ColumnStats, StatsResult, TaskError } from '@spindle/sdk';
 import { buildStatsTable, statsTableToCsv, statsTableToJson, type StatsTableRow } from './stats-table';
 
 /** A minimal RFC 4180 reader, independent of the code under test. */
@@ -33,7 +33,7 @@ function parseCsv(text: string): string[][] {
 }
 
 function column(name: string, values: Partial<ColumnStats> = {}): ColumnStats {
-  return {
+  return ColumnStats.create({
     name,
     type: 1,
     count: 3,
@@ -45,23 +45,23 @@ function column(name: string, values: Partial<ColumnStats> = {}): ColumnStats {
     max: 3,
     numeric: true,
     ...values,
-  };
+  });
 }
 
 function result(source: string, rows: number, columnStats: ColumnStats[]): StatsResult {
-  return { source, rows, columns: columnStats.length, bytes: 100, columnStats, raggedRows: 0, durationMs: 5 };
+  return StatsResult.create({ source, rows, columns: columnStats.length, bytes: 100, columnStats, durationMs: 5 });
 }
 
 const rows: StatsTableRow[] = [
   {
     index: 2,
     source: 'bad "q".csv',
-    error: {
+    error: TaskError.create({
       code: 'CSV_MALFORMED',
       message: 'bad "q".csv: unterminated quoted field in record 3 (byte offset 17), see line\nbelow',
       retryable: false,
       httpStatus: 0,
-    },
+    }),
   },
   {
     index: 0,

@@ -32,7 +32,7 @@ describe('toTaskError', () => {
   });
 
   it('keeps a FetchError as it is', () => {
-    expect(toTaskError(new FetchError('TOO_LARGE', 'too big'), URL_)).toEqual({
+    expect(toTaskError(new FetchError('TOO_LARGE', 'too big'), URL_)).toMatchObject({
       code: 'TOO_LARGE',
       message: 'too big',
       retryable: false,

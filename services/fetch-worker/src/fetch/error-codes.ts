@@ -1,5 +1,13 @@
 import type { TaskError } from '@spindle/sdk';
 
+/**
+ * A TaskError with the fields this module does not set zeroed. Written out rather than
+ * `TaskError.create` so that thread code does not load the SDK (and gRPC) at start.
+ */
+function taskError(e: Pick<TaskError, 'code' | 'message' | 'retryable' | 'httpStatus'> & Partial<TaskError>): TaskError {
+  return { retryAfterMs: 0, attempts: 0, ...e };
+}
+
 /** The TaskError codes a fetch task can end with (see TaskError in types.proto). */
 export type FetchErrorCode =
   | 'INVALID_SPEC'
@@ -109,43 +117,37 @@ function messageOf(err: unknown): string {
  */
 export function toTaskError(err: unknown, url: string): TaskError {
   if (err instanceof FetchError) {
-    return { code: err.code, message: err.message, retryable: err.retryable, httpStatus: err.httpStatus };
+    return taskError({ code: err.code, message: err.message, retryable: err.retryable, httpStatus: err.httpStatus });
   }
   const code = errorCodeOf(err);
   if (code !== undefined) {
     const timeout = TIMEOUT_CODES[code];
     if (timeout !== undefined) {
-      return { code: 'TIMEOUT', message: `GET ${url}: ${timeout} (${code})`, retryable: true, httpStatus: 0 };
+      return taskError({ code: 'TIMEOUT', message: `GET ${url}: ${timeout} (${code})`, retryable: true, httpStatus: 0 });
     }
     const network = NETWORK_CODES[code];
     if (network !== undefined) {
-      return { code: 'NETWORK', message: `GET ${url}: ${network} (${code})`, retryable: true, httpStatus: 0 };
+      return taskError({ code: 'NETWORK', message: `GET ${url}: ${network} (${code})`, retryable: true, httpStatus: 0 });
     }
     if (isTlsCode(code)) {
-      return {
-        code: 'NETWORK',
+      return taskError({ code: 'NETWORK',
         message: `GET ${url}: TLS failure (${code}): ${messageOf(err)}`,
         retryable: false,
-        httpStatus: 0,
-      };
+        httpStatus: 0, });
     }
     if (code.startsWith('HPE_')) {
       // llhttp refused the response: the server speaks broken HTTP, and will again.
-      return {
-        code: 'NETWORK',
+      return taskError({ code: 'NETWORK',
         message: `GET ${url}: malformed HTTP response (${code})`,
         retryable: false,
-        httpStatus: 0,
-      };
+        httpStatus: 0, });
     }
   }
   const suffix = code === undefined ? '' : ` (${code})`;
-  return {
-    code: 'INTERNAL',
+  return taskError({ code: 'INTERNAL',
     message: `GET ${url}: ${messageOf(err)}${suffix}`,
     retryable: false,
-    httpStatus: 0,
-  };
+    httpStatus: 0, });
 }
 
 /** Local file system failures: out-of-space style errors may pass on another attempt or worker. */

@@ -79,6 +79,17 @@ export class ColumnProfile {
         min: 0,
         max: 0,
         numeric: false,
+        invalid: 0,
+        median: 0,
+        q1: 0,
+        q3: 0,
+        quantilesExact: false,
+        distinct: 0,
+        distinctExact: false,
+        minLength: 0,
+        maxLength: 0,
+        minText: '',
+        maxText: '',
       };
     }
     return {
@@ -92,6 +103,17 @@ export class ColumnProfile {
       min: acc.min,
       max: acc.max,
       numeric: true,
+      invalid: 0,
+      median: 0,
+      q1: 0,
+      q3: 0,
+      quantilesExact: false,
+      distinct: 0,
+      distinctExact: false,
+      minLength: 0,
+      maxLength: 0,
+      minText: '',
+      maxText: '',
     };
   }
 }

@@ -84,6 +84,48 @@ export function exportFormatToJSON(object: ExportFormat): string {
   }
 }
 
+/** Which results table of a stats job to export. */
+export enum ResultsTable {
+  /** RESULTS_TABLE_UNSPECIFIED - Same as SUMMARY. */
+  RESULTS_TABLE_UNSPECIFIED = 0,
+  /**
+   * RESULTS_TABLE_SUMMARY - One row per file: file, rows, columns, error, then <column>_mean/_min/_max
+   * for every numeric column (the tutorial's shape). For fetch jobs: one row per URL.
+   */
+  RESULTS_TABLE_SUMMARY = 1,
+  /** RESULTS_TABLE_COLUMNS - One row per (file, column) with every statistic of ColumnStats. */
+  RESULTS_TABLE_COLUMNS = 2,
+}
+
+export function resultsTableFromJSON(object: any): ResultsTable {
+  switch (object) {
+    case 0:
+    case "RESULTS_TABLE_UNSPECIFIED":
+      return ResultsTable.RESULTS_TABLE_UNSPECIFIED;
+    case 1:
+    case "RESULTS_TABLE_SUMMARY":
+      return ResultsTable.RESULTS_TABLE_SUMMARY;
+    case 2:
+    case "RESULTS_TABLE_COLUMNS":
+      return ResultsTable.RESULTS_TABLE_COLUMNS;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ResultsTable");
+  }
+}
+
+export function resultsTableToJSON(object: ResultsTable): string {
+  switch (object) {
+    case ResultsTable.RESULTS_TABLE_UNSPECIFIED:
+      return "RESULTS_TABLE_UNSPECIFIED";
+    case ResultsTable.RESULTS_TABLE_SUMMARY:
+      return "RESULTS_TABLE_SUMMARY";
+    case ResultsTable.RESULTS_TABLE_COLUMNS:
+      return "RESULTS_TABLE_COLUMNS";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ResultsTable");
+  }
+}
+
 /** Request of SubmitJob. */
 export interface SubmitJobRequest {
   /** Client-chosen idempotency key (1-128 printable ASCII characters); optional. */
@@ -267,6 +309,8 @@ export interface ExportResultsRequest {
   jobId: string;
   /** The format. */
   format: ExportFormat;
+  /** Which table: per-file summary (default) or per-column statistics. */
+  table: ResultsTable;
 }
 
 /** One chunk of an exported table. Concatenate the chunks in order. */
@@ -2040,7 +2084,7 @@ export const ListResultsResponse: MessageFns<ListResultsResponse> = {
 };
 
 function createBaseExportResultsRequest(): ExportResultsRequest {
-  return { jobId: "", format: 0 };
+  return { jobId: "", format: 0, table: 0 };
 }
 
 export const ExportResultsRequest: MessageFns<ExportResultsRequest> = {
@@ -2050,6 +2094,9 @@ export const ExportResultsRequest: MessageFns<ExportResultsRequest> = {
     }
     if (message.format !== 0) {
       writer.uint32(16).int32(message.format);
+    }
+    if (message.table !== 0) {
+      writer.uint32(24).int32(message.table);
     }
     return writer;
   },
@@ -2083,6 +2130,14 @@ export const ExportResultsRequest: MessageFns<ExportResultsRequest> = {
             message.format = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.table = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2103,6 +2158,7 @@ export const ExportResultsRequest: MessageFns<ExportResultsRequest> = {
         ? globalThis.String(object.job_id)
         : "",
       format: isSet(object.format) ? exportFormatFromJSON(object.format) : 0,
+      table: isSet(object.table) ? resultsTableFromJSON(object.table) : 0,
     };
   },
 
@@ -2114,6 +2170,9 @@ export const ExportResultsRequest: MessageFns<ExportResultsRequest> = {
     if (message.format !== 0) {
       obj.format = exportFormatToJSON(message.format);
     }
+    if (message.table !== 0) {
+      obj.table = resultsTableToJSON(message.table);
+    }
     return obj;
   },
 
@@ -2124,6 +2183,7 @@ export const ExportResultsRequest: MessageFns<ExportResultsRequest> = {
     const message = createBaseExportResultsRequest();
     message.jobId = object.jobId ?? "";
     message.format = object.format ?? 0;
+    message.table = object.table ?? 0;
     return message;
   },
 };

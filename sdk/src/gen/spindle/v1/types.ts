@@ -259,6 +259,55 @@ export function taskKindToJSON(object: TaskKind): string {
   }
 }
 
+/** What a fetch does when its target file already exists. */
+export enum ExistingFilePolicy {
+  /** EXISTING_FILE_POLICY_UNSPECIFIED - Same as OVERWRITE. */
+  EXISTING_FILE_POLICY_UNSPECIFIED = 0,
+  /** EXISTING_FILE_POLICY_OVERWRITE - Replace the file (atomically, once the new one is complete and verified). */
+  EXISTING_FILE_POLICY_OVERWRITE = 1,
+  /**
+   * EXISTING_FILE_POLICY_SKIP_IDENTICAL - Keep the existing file and report it as the result when it is identical
+   * (same size, and same SHA-256 when one is expected); otherwise overwrite it.
+   */
+  EXISTING_FILE_POLICY_SKIP_IDENTICAL = 2,
+  /** EXISTING_FILE_POLICY_RENAME - Keep the existing file and write to "name (1).ext", "name (2).ext", ... */
+  EXISTING_FILE_POLICY_RENAME = 3,
+}
+
+export function existingFilePolicyFromJSON(object: any): ExistingFilePolicy {
+  switch (object) {
+    case 0:
+    case "EXISTING_FILE_POLICY_UNSPECIFIED":
+      return ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED;
+    case 1:
+    case "EXISTING_FILE_POLICY_OVERWRITE":
+      return ExistingFilePolicy.EXISTING_FILE_POLICY_OVERWRITE;
+    case 2:
+    case "EXISTING_FILE_POLICY_SKIP_IDENTICAL":
+      return ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL;
+    case 3:
+    case "EXISTING_FILE_POLICY_RENAME":
+      return ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ExistingFilePolicy");
+  }
+}
+
+export function existingFilePolicyToJSON(object: ExistingFilePolicy): string {
+  switch (object) {
+    case ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED:
+      return "EXISTING_FILE_POLICY_UNSPECIFIED";
+    case ExistingFilePolicy.EXISTING_FILE_POLICY_OVERWRITE:
+      return "EXISTING_FILE_POLICY_OVERWRITE";
+    case ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL:
+      return "EXISTING_FILE_POLICY_SKIP_IDENTICAL";
+    case ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME:
+      return "EXISTING_FILE_POLICY_RENAME";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ExistingFilePolicy");
+  }
+}
+
 /** The inferred type of a CSV column. */
 export enum ColumnType {
   /** COLUMN_TYPE_UNSPECIFIED - Not computed. */
@@ -269,6 +318,12 @@ export enum ColumnType {
   COLUMN_TYPE_FLOAT = 2,
   /** COLUMN_TYPE_STRING - Anything else. */
   COLUMN_TYPE_STRING = 3,
+  /** COLUMN_TYPE_BOOLEAN - Every non-empty cell is true/false (any case), yes/no, or t/f. */
+  COLUMN_TYPE_BOOLEAN = 4,
+  /** COLUMN_TYPE_DATE - Every non-empty cell is an ISO 8601 date (YYYY-MM-DD). */
+  COLUMN_TYPE_DATE = 5,
+  /** COLUMN_TYPE_DATETIME - Every non-empty cell is an ISO 8601 date and time. */
+  COLUMN_TYPE_DATETIME = 6,
 }
 
 export function columnTypeFromJSON(object: any): ColumnType {
@@ -285,6 +340,15 @@ export function columnTypeFromJSON(object: any): ColumnType {
     case 3:
     case "COLUMN_TYPE_STRING":
       return ColumnType.COLUMN_TYPE_STRING;
+    case 4:
+    case "COLUMN_TYPE_BOOLEAN":
+      return ColumnType.COLUMN_TYPE_BOOLEAN;
+    case 5:
+    case "COLUMN_TYPE_DATE":
+      return ColumnType.COLUMN_TYPE_DATE;
+    case 6:
+    case "COLUMN_TYPE_DATETIME":
+      return ColumnType.COLUMN_TYPE_DATETIME;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ColumnType");
   }
@@ -300,6 +364,12 @@ export function columnTypeToJSON(object: ColumnType): string {
       return "COLUMN_TYPE_FLOAT";
     case ColumnType.COLUMN_TYPE_STRING:
       return "COLUMN_TYPE_STRING";
+    case ColumnType.COLUMN_TYPE_BOOLEAN:
+      return "COLUMN_TYPE_BOOLEAN";
+    case ColumnType.COLUMN_TYPE_DATE:
+      return "COLUMN_TYPE_DATE";
+    case ColumnType.COLUMN_TYPE_DATETIME:
+      return "COLUMN_TYPE_DATETIME";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ColumnType");
   }
@@ -344,6 +414,10 @@ export interface FetchOptions {
   idleTimeoutMs: number;
   /** Longest total duration of one attempt, in ms. */
   totalTimeoutMs: number;
+  /** Most concurrent downloads from one host (host:port) on one worker. */
+  perHostConcurrency: number;
+  /** What to do when the target file already exists. */
+  ifExists: ExistingFilePolicy;
 }
 
 /** A job that downloads URLs. */
@@ -364,7 +438,10 @@ export interface FetchJobSpec {
 
 /** CSV dialect options. Zero values mean "detect" or the default. */
 export interface CsvDialect {
-  /** Field delimiter, one character. Empty = ",". */
+  /**
+   * Field delimiter, one character. Empty = detect among comma, semicolon, tab
+   * and pipe from the start of the file (comma when undecided).
+   */
   delimiter: string;
   /**
    * True when the first line is data, not a header. Columns are then named
@@ -509,6 +586,14 @@ export interface TaskError {
   retryable: boolean;
   /** The last HTTP status seen, if any. */
   httpStatus: number;
+  /**
+   * Set by a worker from a Retry-After header (HTTP 429/503): wait at least this
+   * long, in ms, before the next attempt. The coordinator honours it, capped by the
+   * retry policy's max_backoff_ms.
+   */
+  retryAfterMs: number;
+  /** Attempts made, set by the coordinator on a task's final error. */
+  attempts: number;
 }
 
 /** The result of a successful fetch task. */
@@ -551,6 +636,34 @@ export interface ColumnStats {
   max: number;
   /** True when the column is numeric and the numeric fields above are meaningful. */
   numeric: boolean;
+  /**
+   * Non-empty cells that do not fit the column's type (e.g. "n/a" in a numeric
+   * column); counted, not included in the statistics.
+   */
+  invalid: number;
+  /** For numeric columns: the median and the quartiles of the valid cells. */
+  median: number;
+  /** For numeric columns: the first quartile (25th percentile). */
+  q1: number;
+  /** For numeric columns: the third quartile (75th percentile). */
+  q3: number;
+  /**
+   * True when median and quartiles are exact; false when they come from an
+   * approximation (a t-digest) because the column was too large to keep.
+   */
+  quantilesExact: boolean;
+  /** Number of distinct valid values. */
+  distinct: number;
+  /** True when `distinct` is exact; false when it is a HyperLogLog estimate. */
+  distinctExact: boolean;
+  /** For string columns: the shortest and longest cell, in characters. */
+  minLength: number;
+  /** For string columns: the longest cell, in characters. */
+  maxLength: number;
+  /** For date and datetime columns: the earliest and latest value, ISO 8601. */
+  minText: string;
+  /** For date and datetime columns: the latest value, ISO 8601. */
+  maxText: string;
 }
 
 /** The result of a successful stats task. */
@@ -569,6 +682,8 @@ export interface StatsResult {
   raggedRows: number;
   /** Wall time of the successful attempt, in ms. */
   durationMs: number;
+  /** The delimiter used (given or detected). */
+  delimiter: string;
 }
 
 /** One task of a job and, once it finished, its outcome. */
@@ -852,6 +967,8 @@ function createBaseFetchOptions(): FetchOptions {
     headersTimeoutMs: 0,
     idleTimeoutMs: 0,
     totalTimeoutMs: 0,
+    perHostConcurrency: 0,
+    ifExists: 0,
   };
 }
 
@@ -874,6 +991,12 @@ export const FetchOptions: MessageFns<FetchOptions> = {
     }
     if (message.totalTimeoutMs !== 0) {
       writer.uint32(48).uint32(message.totalTimeoutMs);
+    }
+    if (message.perHostConcurrency !== 0) {
+      writer.uint32(56).uint32(message.perHostConcurrency);
+    }
+    if (message.ifExists !== 0) {
+      writer.uint32(64).int32(message.ifExists);
     }
     return writer;
   },
@@ -939,6 +1062,22 @@ export const FetchOptions: MessageFns<FetchOptions> = {
             message.totalTimeoutMs = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.perHostConcurrency = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.ifExists = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -983,6 +1122,16 @@ export const FetchOptions: MessageFns<FetchOptions> = {
         : isSet(object.total_timeout_ms)
         ? globalThis.Number(object.total_timeout_ms)
         : 0,
+      perHostConcurrency: isSet(object.perHostConcurrency)
+        ? globalThis.Number(object.perHostConcurrency)
+        : isSet(object.per_host_concurrency)
+        ? globalThis.Number(object.per_host_concurrency)
+        : 0,
+      ifExists: isSet(object.ifExists)
+        ? existingFilePolicyFromJSON(object.ifExists)
+        : isSet(object.if_exists)
+        ? existingFilePolicyFromJSON(object.if_exists)
+        : 0,
     };
   },
 
@@ -1006,6 +1155,12 @@ export const FetchOptions: MessageFns<FetchOptions> = {
     if (message.totalTimeoutMs !== 0) {
       obj.totalTimeoutMs = Math.round(message.totalTimeoutMs);
     }
+    if (message.perHostConcurrency !== 0) {
+      obj.perHostConcurrency = Math.round(message.perHostConcurrency);
+    }
+    if (message.ifExists !== 0) {
+      obj.ifExists = existingFilePolicyToJSON(message.ifExists);
+    }
     return obj;
   },
 
@@ -1020,6 +1175,8 @@ export const FetchOptions: MessageFns<FetchOptions> = {
     message.headersTimeoutMs = object.headersTimeoutMs ?? 0;
     message.idleTimeoutMs = object.idleTimeoutMs ?? 0;
     message.totalTimeoutMs = object.totalTimeoutMs ?? 0;
+    message.perHostConcurrency = object.perHostConcurrency ?? 0;
+    message.ifExists = object.ifExists ?? 0;
     return message;
   },
 };
@@ -2225,7 +2382,7 @@ export const Job: MessageFns<Job> = {
 };
 
 function createBaseTaskError(): TaskError {
-  return { code: "", message: "", retryable: false, httpStatus: 0 };
+  return { code: "", message: "", retryable: false, httpStatus: 0, retryAfterMs: 0, attempts: 0 };
 }
 
 export const TaskError: MessageFns<TaskError> = {
@@ -2241,6 +2398,12 @@ export const TaskError: MessageFns<TaskError> = {
     }
     if (message.httpStatus !== 0) {
       writer.uint32(32).uint32(message.httpStatus);
+    }
+    if (message.retryAfterMs !== 0) {
+      writer.uint32(40).uint32(message.retryAfterMs);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(48).uint32(message.attempts);
     }
     return writer;
   },
@@ -2290,6 +2453,22 @@ export const TaskError: MessageFns<TaskError> = {
             message.httpStatus = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.retryAfterMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2312,6 +2491,12 @@ export const TaskError: MessageFns<TaskError> = {
         : isSet(object.http_status)
         ? globalThis.Number(object.http_status)
         : 0,
+      retryAfterMs: isSet(object.retryAfterMs)
+        ? globalThis.Number(object.retryAfterMs)
+        : isSet(object.retry_after_ms)
+        ? globalThis.Number(object.retry_after_ms)
+        : 0,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
     };
   },
 
@@ -2329,6 +2514,12 @@ export const TaskError: MessageFns<TaskError> = {
     if (message.httpStatus !== 0) {
       obj.httpStatus = Math.round(message.httpStatus);
     }
+    if (message.retryAfterMs !== 0) {
+      obj.retryAfterMs = Math.round(message.retryAfterMs);
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
     return obj;
   },
 
@@ -2341,6 +2532,8 @@ export const TaskError: MessageFns<TaskError> = {
     message.message = object.message ?? "";
     message.retryable = object.retryable ?? false;
     message.httpStatus = object.httpStatus ?? 0;
+    message.retryAfterMs = object.retryAfterMs ?? 0;
+    message.attempts = object.attempts ?? 0;
     return message;
   },
 };
@@ -2523,7 +2716,29 @@ export const FetchResult: MessageFns<FetchResult> = {
 };
 
 function createBaseColumnStats(): ColumnStats {
-  return { name: "", type: 0, count: 0, nulls: 0, sum: 0, mean: 0, std: 0, min: 0, max: 0, numeric: false };
+  return {
+    name: "",
+    type: 0,
+    count: 0,
+    nulls: 0,
+    sum: 0,
+    mean: 0,
+    std: 0,
+    min: 0,
+    max: 0,
+    numeric: false,
+    invalid: 0,
+    median: 0,
+    q1: 0,
+    q3: 0,
+    quantilesExact: false,
+    distinct: 0,
+    distinctExact: false,
+    minLength: 0,
+    maxLength: 0,
+    minText: "",
+    maxText: "",
+  };
 }
 
 export const ColumnStats: MessageFns<ColumnStats> = {
@@ -2557,6 +2772,39 @@ export const ColumnStats: MessageFns<ColumnStats> = {
     }
     if (message.numeric !== false) {
       writer.uint32(80).bool(message.numeric);
+    }
+    if (message.invalid !== 0) {
+      writer.uint32(88).uint64(message.invalid);
+    }
+    if (message.median !== 0) {
+      writer.uint32(97).double(message.median);
+    }
+    if (message.q1 !== 0) {
+      writer.uint32(105).double(message.q1);
+    }
+    if (message.q3 !== 0) {
+      writer.uint32(113).double(message.q3);
+    }
+    if (message.quantilesExact !== false) {
+      writer.uint32(120).bool(message.quantilesExact);
+    }
+    if (message.distinct !== 0) {
+      writer.uint32(128).uint64(message.distinct);
+    }
+    if (message.distinctExact !== false) {
+      writer.uint32(136).bool(message.distinctExact);
+    }
+    if (message.minLength !== 0) {
+      writer.uint32(144).uint64(message.minLength);
+    }
+    if (message.maxLength !== 0) {
+      writer.uint32(152).uint64(message.maxLength);
+    }
+    if (message.minText !== "") {
+      writer.uint32(162).string(message.minText);
+    }
+    if (message.maxText !== "") {
+      writer.uint32(170).string(message.maxText);
     }
     return writer;
   },
@@ -2654,6 +2902,94 @@ export const ColumnStats: MessageFns<ColumnStats> = {
             message.numeric = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.invalid = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.median = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.q1 = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.q3 = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.quantilesExact = reader.bool();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.distinct = longToNumber(reader.uint64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.distinctExact = reader.bool();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.minLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.maxLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.minText = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.maxText = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2678,6 +3014,41 @@ export const ColumnStats: MessageFns<ColumnStats> = {
       min: isSet(object.min) ? globalThis.Number(object.min) : 0,
       max: isSet(object.max) ? globalThis.Number(object.max) : 0,
       numeric: isSet(object.numeric) ? globalThis.Boolean(object.numeric) : false,
+      invalid: isSet(object.invalid) ? globalThis.Number(object.invalid) : 0,
+      median: isSet(object.median) ? globalThis.Number(object.median) : 0,
+      q1: isSet(object.q1) ? globalThis.Number(object.q1) : 0,
+      q3: isSet(object.q3) ? globalThis.Number(object.q3) : 0,
+      quantilesExact: isSet(object.quantilesExact)
+        ? globalThis.Boolean(object.quantilesExact)
+        : isSet(object.quantiles_exact)
+        ? globalThis.Boolean(object.quantiles_exact)
+        : false,
+      distinct: isSet(object.distinct) ? globalThis.Number(object.distinct) : 0,
+      distinctExact: isSet(object.distinctExact)
+        ? globalThis.Boolean(object.distinctExact)
+        : isSet(object.distinct_exact)
+        ? globalThis.Boolean(object.distinct_exact)
+        : false,
+      minLength: isSet(object.minLength)
+        ? globalThis.Number(object.minLength)
+        : isSet(object.min_length)
+        ? globalThis.Number(object.min_length)
+        : 0,
+      maxLength: isSet(object.maxLength)
+        ? globalThis.Number(object.maxLength)
+        : isSet(object.max_length)
+        ? globalThis.Number(object.max_length)
+        : 0,
+      minText: isSet(object.minText)
+        ? globalThis.String(object.minText)
+        : isSet(object.min_text)
+        ? globalThis.String(object.min_text)
+        : "",
+      maxText: isSet(object.maxText)
+        ? globalThis.String(object.maxText)
+        : isSet(object.max_text)
+        ? globalThis.String(object.max_text)
+        : "",
     };
   },
 
@@ -2713,6 +3084,39 @@ export const ColumnStats: MessageFns<ColumnStats> = {
     if (message.numeric !== false) {
       obj.numeric = message.numeric;
     }
+    if (message.invalid !== 0) {
+      obj.invalid = Math.round(message.invalid);
+    }
+    if (message.median !== 0) {
+      obj.median = floatToJson(message.median);
+    }
+    if (message.q1 !== 0) {
+      obj.q1 = floatToJson(message.q1);
+    }
+    if (message.q3 !== 0) {
+      obj.q3 = floatToJson(message.q3);
+    }
+    if (message.quantilesExact !== false) {
+      obj.quantilesExact = message.quantilesExact;
+    }
+    if (message.distinct !== 0) {
+      obj.distinct = Math.round(message.distinct);
+    }
+    if (message.distinctExact !== false) {
+      obj.distinctExact = message.distinctExact;
+    }
+    if (message.minLength !== 0) {
+      obj.minLength = Math.round(message.minLength);
+    }
+    if (message.maxLength !== 0) {
+      obj.maxLength = Math.round(message.maxLength);
+    }
+    if (message.minText !== "") {
+      obj.minText = message.minText;
+    }
+    if (message.maxText !== "") {
+      obj.maxText = message.maxText;
+    }
     return obj;
   },
 
@@ -2731,12 +3135,23 @@ export const ColumnStats: MessageFns<ColumnStats> = {
     message.min = object.min ?? 0;
     message.max = object.max ?? 0;
     message.numeric = object.numeric ?? false;
+    message.invalid = object.invalid ?? 0;
+    message.median = object.median ?? 0;
+    message.q1 = object.q1 ?? 0;
+    message.q3 = object.q3 ?? 0;
+    message.quantilesExact = object.quantilesExact ?? false;
+    message.distinct = object.distinct ?? 0;
+    message.distinctExact = object.distinctExact ?? false;
+    message.minLength = object.minLength ?? 0;
+    message.maxLength = object.maxLength ?? 0;
+    message.minText = object.minText ?? "";
+    message.maxText = object.maxText ?? "";
     return message;
   },
 };
 
 function createBaseStatsResult(): StatsResult {
-  return { source: "", rows: 0, columns: 0, bytes: 0, columnStats: [], raggedRows: 0, durationMs: 0 };
+  return { source: "", rows: 0, columns: 0, bytes: 0, columnStats: [], raggedRows: 0, durationMs: 0, delimiter: "" };
 }
 
 export const StatsResult: MessageFns<StatsResult> = {
@@ -2761,6 +3176,9 @@ export const StatsResult: MessageFns<StatsResult> = {
     }
     if (message.durationMs !== 0) {
       writer.uint32(56).uint32(message.durationMs);
+    }
+    if (message.delimiter !== "") {
+      writer.uint32(66).string(message.delimiter);
     }
     return writer;
   },
@@ -2834,6 +3252,14 @@ export const StatsResult: MessageFns<StatsResult> = {
             message.durationMs = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.delimiter = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2867,6 +3293,7 @@ export const StatsResult: MessageFns<StatsResult> = {
         : isSet(object.duration_ms)
         ? globalThis.Number(object.duration_ms)
         : 0,
+      delimiter: isSet(object.delimiter) ? globalThis.String(object.delimiter) : "",
     };
   },
 
@@ -2893,6 +3320,9 @@ export const StatsResult: MessageFns<StatsResult> = {
     if (message.durationMs !== 0) {
       obj.durationMs = Math.round(message.durationMs);
     }
+    if (message.delimiter !== "") {
+      obj.delimiter = message.delimiter;
+    }
     return obj;
   },
 
@@ -2908,6 +3338,7 @@ export const StatsResult: MessageFns<StatsResult> = {
     message.columnStats = object.columnStats?.map((e) => ColumnStats.fromPartial(e)) || [];
     message.raggedRows = object.raggedRows ?? 0;
     message.durationMs = object.durationMs ?? 0;
+    message.delimiter = object.delimiter ?? "";
     return message;
   },
 };
