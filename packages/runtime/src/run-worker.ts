@@ -10,6 +10,10 @@ import { WorkerConnection } from './worker-connection';
 /** A running worker process, as started by {@link runWorker}. */
 export interface RunningWorker {
   readonly connection: WorkerConnection;
+  /** Bound gRPC health address, or 'off'. */
+  readonly healthAddress: string;
+  /** Bound metrics address, or 'off'. */
+  readonly metricsAddress: string;
   /** Health NOT_SERVING → drain (grace) → close pool → stop servers. Idempotent. */
   stop(): Promise<void>;
   /** Settles once the worker has stopped, whoever started the stop (a signal or the coordinator). */
@@ -98,5 +102,5 @@ export async function runWorker(options: {
   connection.on('shutdown', () => {
     void stop();
   });
-  return { connection, stop, stopped };
+  return { connection, stop, stopped, healthAddress, metricsAddress: metrics?.address ?? 'off' };
 }

@@ -1,0 +1,66 @@
+import * as path from 'node:path';
+import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath as healthProto } from 'grpc-health-check';
+import { StatsResult, WorkerKind, type StatsTask } from '@spindle/sdk';
+import { compileWorkerConfig, parseEnv, runWorker, silentLogger, workerEnvSchema, type TaskExecutor } from '@spindle/runtime';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestCoordinator } from '../../../test/helpers/coordinator';
+import { waitFor } from '../../../test/helpers/grpc';
+
+type HealthClient = {
+  check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void;
+  close(): void;
+};
+
+function healthClient(address: string): HealthClient {
+  const def = loadPackageDefinition(loadSync(healthProto, { enums: String })) as unknown as {
+    grpc: { health: { v1: { Health: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => HealthClient } } };
+  };
+  return new def.grpc.health.v1.Health(address, credentials.createInsecure());
+}
+
+const check = (c: HealthClient) =>
+  new Promise<string>((resolve, reject) => c.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res.status))));
+
+const executor: TaskExecutor<StatsTask> = {
+  slots: 1,
+  run: async () => ({ $case: 'stats', value: StatsResult.create({ source: 'x' }) }),
+  close: async () => {},
+};
+
+describe('runWorker', () => {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+
+  it('serves health (SERVING once welcomed, NOT_SERVING when the coordinator is gone) and metrics', async () => {
+    const coord = await startTestCoordinator();
+    let coordStopped = false;
+    cleanup.push(() => (coordStopped ? undefined : coord.stop()));
+    const config = compileWorkerConfig(
+      'stats',
+      parseEnv(workerEnvSchema, {
+        SPINDLE_COORDINATOR_ADDR: coord.address,
+        SPINDLE_DATA_ROOT: path.resolve('.'),
+        SPINDLE_HEALTH_ADDR: '127.0.0.1:0',
+        SPINDLE_METRICS_ADDR: '127.0.0.1:0',
+        SPINDLE_DRAIN_GRACE_MS: '1000',
+      }),
+    );
+    const worker = await runWorker({ kind: WorkerKind.WORKER_KIND_STATS, kindName: 'stats', version: 't', config, executor, logger: silentLogger() });
+    cleanup.push(() => worker.stop());
+    const health = healthClient(worker.healthAddress);
+    cleanup.push(() => health.close());
+    await waitFor(async () => (await check(health)) === 'SERVING', 5000, 'SERVING');
+
+    const body = await (await fetch(`http://${worker.metricsAddress}/metrics`)).text();
+    expect(body).toContain('spindle_stats_worker_tasks_running');
+    expect(body).toContain('spindle_stats_worker_process_cpu_seconds_total');
+
+    await coord.stop();
+    coordStopped = true;
+    await waitFor(async () => (await check(health)) === 'NOT_SERVING', 5000, 'NOT_SERVING');
+  });
+});
