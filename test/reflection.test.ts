@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,7 @@ const CLIENT = path.join(__dirname, 'strict-client', 'reflect.py');
  */
 function strictClientAvailable(): boolean {
   try {
-    require('node:child_process').execFileSync(PYTHON, ['-c', 'import grpc, google.protobuf'], { stdio: 'ignore' });
+    execFileSync(PYTHON, ['-c', 'import grpc, google.protobuf'], { stdio: 'ignore' });
     return true;
   } catch {
     if (process.env.SPINDLE_REQUIRE_STRICT_CLIENT === '1') {

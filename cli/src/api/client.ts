@@ -9,7 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   createJobServiceClient,
-  ExportFormat,
+  type ExportFormat,
   type CancelJobResponse,
   type GetJobResponse,
   type JobEvent,

@@ -1,9 +1,9 @@
 import {
-  JobKind,
+  type JobKind,
   JobState,
-  TaskKind,
-  TaskState,
-  WorkerKind,
+  type TaskKind,
+  type TaskState,
+  type WorkerKind,
   jobKindToJSON,
   jobStateToJSON,
   taskKindToJSON,

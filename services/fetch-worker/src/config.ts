@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { BoolEnv, compileWorkerConfig, parseEnv, workerEnvSchema, type WorkerConfig } from '@spindle/runtime';
 
 const envSchema = workerEnvSchema.extend({

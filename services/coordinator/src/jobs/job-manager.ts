@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { SpindleError, type Logger } from '@spindle/runtime';
 import {
   FetchTask,
-  Job,
+  type Job,
   JobEvent,
   JobSpec,
   JobState,

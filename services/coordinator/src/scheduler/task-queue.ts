@@ -1,4 +1,4 @@
-import { TaskKind } from '@spindle/sdk';
+import { type TaskKind } from '@spindle/sdk';
 
 /** A task waiting for a worker. */
 export interface QueuedTask {

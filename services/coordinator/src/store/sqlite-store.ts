@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { JobKind, JobState, TaskKind, TaskState } from '@spindle/sdk';
+import { type JobKind, JobState, type TaskKind, TaskState } from '@spindle/sdk';
 import { migrations } from './migrations';
 
 /** How long writes are grouped into one transaction before it commits. */
