@@ -29,6 +29,8 @@ const OVERLAYS = fs
 // Types and small helpers
 // ---------------------------------------------------------------------------
 
+/** Parsed YAML: untyped by nature; the checks below are what gives it shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
 interface Resource extends Obj {
@@ -157,9 +159,9 @@ function jsonPatch(target: Obj, ops: Obj[]): Obj {
   for (const op of ops) {
     const parts = pointer(op.path);
     const last = parts.pop()!;
-    let parent: any = out;
+    let parent: Obj = out;
     for (const p of parts) {
-      parent = Array.isArray(parent) ? parent[Number(p)] : parent?.[p];
+      parent = (Array.isArray(parent) ? parent[Number(p)] : parent[p]) as Obj;
       if (parent === undefined) throw new Error(`JSON patch path ${op.path} does not exist`);
     }
     const exists = Array.isArray(parent) ? Number(last) < parent.length : last in parent;
