@@ -423,7 +423,11 @@ function checkRendered(name: string, resources: Resource[]): void {
       if (!pr) continue;
       expect(Object.keys(pr).filter((k) => ['grpc', 'httpGet', 'tcpSocket', 'exec'].includes(k)), `${cwhere}: ${probe} is a native gRPC probe`).toEqual(['grpc']);
       expect(ports, `${cwhere}: ${probe} port is a containerPort`).toContain(pr.grpc.port);
-      expect(pr.grpc.service ?? '', `${cwhere}: ${probe} checks the whole server`).toBe('');
+      // Workers: liveness and startup ask for "" (the process), readiness for the
+      // coordinator session (READINESS_SERVICE in packages/runtime/src/run-worker.ts);
+      // the coordinator's probes all ask for the whole server.
+      const expected = probe === 'readinessProbe' && service !== 'coordinator' ? 'spindle.v1.WorkerService' : '';
+      expect(pr.grpc.service ?? '', `${cwhere}: ${probe} health service name`).toBe(expected);
     }
     expect(c.readinessProbe.grpc.port).toBe(c.livenessProbe.grpc.port);
 

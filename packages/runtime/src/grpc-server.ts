@@ -17,6 +17,8 @@ export interface GrpcServer {
   readonly server: Server;
   /** Sets the health of "" (the whole server) and of every application service. */
   setServing(serving: boolean): void;
+  /** Sets the health of one name ("" is the whole server). */
+  setStatus(service: string, serving: boolean): void;
   /** Binds and starts; resolves with the bound "host:port" (port 0 picks a free one). */
   listen(address: string): Promise<string>;
   /**
@@ -51,6 +53,9 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     server,
     setServing(serving) {
       for (const n of names) health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING');
+    },
+    setStatus(service, serving) {
+      health.setStatus(service, serving ? 'SERVING' : 'NOT_SERVING');
     },
     listen(address) {
       return new Promise((resolve, reject) => {

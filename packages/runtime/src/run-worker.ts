@@ -7,6 +7,13 @@ import type { TaskExecutor } from './task-executor';
 import type { WorkerConfig } from './worker-config';
 import { WorkerConnection } from './worker-connection';
 
+/**
+ * The health service name a worker's readiness is reported under: SERVING while the
+ * coordinator has welcomed this worker and it is not draining. The empty name ""
+ * (liveness) is SERVING for as long as the process runs.
+ */
+export const READINESS_SERVICE = 'spindle.v1.WorkerService';
+
 /** A running worker process, as started by {@link runWorker}. */
 export interface RunningWorker {
   readonly connection: WorkerConnection;
@@ -22,8 +29,7 @@ export interface RunningWorker {
 
 /**
  * Composes a worker: health + metrics servers, the coordinator connection, and
- * an executor. Health turns SERVING once the coordinator welcomed the worker and
- * NOT_SERVING while disconnected or draining.
+ * an executor. Health: see {@link READINESS_SERVICE}.
  */
 export async function runWorker(options: {
   kind: WorkerKind;
@@ -66,14 +72,17 @@ export async function runWorker(options: {
     },
   });
 
-  const grpc = config.healthAddress === 'off' ? undefined : createGrpcServer({
-          serviceNames: [],
-          reflectionServices: ['grpc.health.v1.Health'],
-        });
+  const grpc =
+    config.healthAddress === 'off'
+      ? undefined
+      : createGrpcServer({ serviceNames: [READINESS_SERVICE], reflectionServices: ['grpc.health.v1.Health'] });
   const healthAddress = grpc ? await grpc.listen(config.healthAddress) : 'off';
   const metrics = config.metricsAddress === 'off' ? undefined : await startMetricsServer(config.metricsAddress, registry);
-  connection.on('ready', () => grpc?.setServing(true));
-  connection.on('disconnected', () => grpc?.setServing(false));
+  // Liveness ("") is SERVING for the life of the process, so a coordinator outage or a
+  // drain never gets a worker restarted; readiness follows the coordinator session.
+  grpc?.setStatus('', true);
+  connection.on('ready', () => grpc?.setStatus(READINESS_SERVICE, true));
+  connection.on('disconnected', () => grpc?.setStatus(READINESS_SERVICE, false));
   logger.info(
     {
       workerId: config.workerId,
@@ -92,7 +101,7 @@ export async function runWorker(options: {
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
   const stop = () =>
     (stopping ??= (async () => {
-      grpc?.setServing(false);
+      grpc?.setStatus(READINESS_SERVICE, false);
       await connection.drain(config.drainGraceMs);
       await executor.close();
       await grpc?.shutdown(1000);

@@ -20,8 +20,8 @@ function healthClient(address: string): HealthClient {
   return new def.grpc.health.v1.Health(address, credentials.createInsecure());
 }
 
-const check = (c: HealthClient) =>
-  new Promise<string>((resolve, reject) => c.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(res.status))));
+const check = (c: HealthClient, service = 'spindle.v1.WorkerService') =>
+  new Promise<string>((resolve, reject) => c.check({ service }, (err, res) => (err ? reject(err) : resolve(res.status))));
 
 const executor: TaskExecutor<StatsTask> = {
   slots: 1,
@@ -35,7 +35,7 @@ describe('runWorker', () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  it('serves health (SERVING once welcomed, NOT_SERVING when the coordinator is gone) and metrics', async () => {
+  it('is live throughout, ready only while the coordinator session is up, and serves metrics', async () => {
     const coord = await startTestCoordinator();
     let coordStopped = false;
     cleanup.push(() => (coordStopped ? undefined : coord.stop()));
@@ -54,6 +54,7 @@ describe('runWorker', () => {
     const health = healthClient(worker.healthAddress);
     cleanup.push(() => health.close());
     await waitFor(async () => (await check(health)) === 'SERVING', 5000, 'SERVING');
+    expect(await check(health, '')).toBe('SERVING');
 
     const body = await (await fetch(`http://${worker.metricsAddress}/metrics`)).text();
     expect(body).toContain('spindle_stats_worker_tasks_running');
@@ -62,5 +63,7 @@ describe('runWorker', () => {
     await coord.stop();
     coordStopped = true;
     await waitFor(async () => (await check(health)) === 'NOT_SERVING', 5000, 'NOT_SERVING');
+    // Liveness stays SERVING: a coordinator outage must not get workers restarted.
+    expect(await check(health, '')).toBe('SERVING');
   });
 });
