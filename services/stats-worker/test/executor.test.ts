@@ -148,11 +148,11 @@ describe('stats executor (real piscina pool)', () => {
   }, 20_000);
 
   describe('errors', () => {
-    it('an unterminated quote is CSV_MALFORMED naming the file and record', async () => {
+    it('an unterminated quote is CSV_MALFORMED naming the file and byte offset', async () => {
       const name = await write('unterminated.csv', 'a,b\n1,2\n3,"oops\n4,5\n');
       const error = expectError(await executor.run(pathTask(name), makeContext().ctx));
       expect(error).toMatchObject({ code: 'CSV_MALFORMED', retryable: false });
-      expect(error.message).toMatch(/^unterminated\.csv: unterminated quoted field in record 3/);
+      expect(error.message).toMatch(/^unterminated\.csv: unterminated quoted field \(byte offset 10\)/);
     }, 15_000);
 
     it('a binary file is CSV_MALFORMED saying it is binary', async () => {

@@ -95,12 +95,67 @@ describe('CsvReader', () => {
     ]);
   });
 
-  it('numbers records from 1, counting the header', () => {
-    const numbers: number[] = [];
-    const reader = new CsvReader({ record: (view) => void numbers.push(view.recordNumber) });
-    reader.push(Buffer.from('h\n1\n\n2\n'));
+  it('stops at the first record that starts at or after stopAt, and tells where it starts', () => {
+    // Records start at 0 ("h"), 2 ("1"), 5 ("2", after a blank line), 7 ("33").
+    const text = Buffer.from('h\n1\n\n2\n33\n');
+    for (const [stopAt, expected, stopOffset] of [
+      [0, [], 0],
+      [1, [['h']], 2],
+      [3, [['h'], ['1']], 4],
+      [5, [['h'], ['1']], 5],
+      [6, [['h'], ['1'], ['2']], 7],
+      [100, [['h'], ['1'], ['2'], ['33']], -1],
+    ] as const) {
+      for (const cuts of [[], [1], [3, 4, 6], [8]]) {
+        const records: string[][] = [];
+        const reader = new CsvReader({ record: (v) => void records.push([v.text(0)]) }, { stopAt });
+        let from = 0;
+        for (const cut of [...cuts, text.length]) {
+          reader.push(text.subarray(from, cut));
+          from = cut;
+        }
+        reader.end();
+        expect(records, `stopAt ${stopAt}, cuts ${cuts.join(' ')}`).toEqual(expected);
+        expect(reader.stopOffset).toBe(stopOffset);
+      }
+    }
+  });
+
+  it('gives absolute offsets from startOffset, and looks for no BOM there', () => {
+    const records: string[][] = [];
+    const reader = new CsvReader({ record: (v) => void records.push([v.text(0)]) }, { startOffset: 1000, stopAt: 1006 });
+    reader.push(Buffer.from('\uFEFFa\nbb\ncc\n'));
     reader.end();
-    expect(numbers).toEqual([1, 2, 3]);
+    expect(records).toEqual([['\uFEFFa'], ['bb']]);
+    expect(reader.stopOffset).toBe(1008);
+    expect(malformed('x\n"y', { startOffset: 500 })).toMatch(/byte offset 502/);
+  });
+
+  it('hands quote-free runs of complete records to the fast path, and the rest to record()', () => {
+    const fast: string[] = [];
+    const slow: string[] = [];
+    const sink = {
+      record: (v: RecordView) => void slow.push(Array.from({ length: v.count }, (_, i) => v.text(i)).join('|')),
+      records(buf: Buffer, start: number, end: number, limit: number): number {
+        expect(buf[end - 1]).toBe(0x0a);
+        expect(buf.subarray(start, end).includes(0x22)).toBe(false);
+        let p = start;
+        while (p < end && p < limit) {
+          const lf = buf.indexOf(0x0a, p);
+          fast.push(buf.toString('utf8', p, lf));
+          p = lf + 1;
+        }
+        return p;
+      },
+    };
+    const filler = Array.from({ length: 40 }, (_, i) => `row${i},${i}`).join('\n');
+    const text = `${filler}\n"q,1",2\nlast,3\n`;
+    const reader = new CsvReader(sink);
+    reader.push(Buffer.from(text));
+    reader.end();
+    expect(fast.length + slow.length).toBe(42);
+    expect(slow).toContain('q,1|2');
+    expect([...fast, ...slow]).toContain('row0,0');
   });
 
   it('handles records with many fields', () => {
@@ -108,18 +163,18 @@ describe('CsvReader', () => {
     expect(parseChunks(Buffer.from(`${row.join(',')}\n`), [777])).toEqual([row]);
   });
 
-  it('fails on an unterminated quoted field at EOF, naming the record', () => {
-    expect(malformed('a,b\n1,"oops\n2,3\n')).toMatch(/unterminated quoted field in record 2/);
-    expect(malformed('a,b\n1,"oops\n2,3\n', {}, [3, 7, 9])).toMatch(/unterminated quoted field in record 2/);
+  it('fails on an unterminated quoted field at EOF, naming its byte offset', () => {
+    expect(malformed('a,b\n1,"oops\n2,3\n')).toMatch(/unterminated quoted field \(byte offset 6\)/);
+    expect(malformed('a,b\n1,"oops\n2,3\n', {}, [3, 7, 9])).toMatch(/unterminated quoted field \(byte offset 6\)/);
   });
 
   it('fails on text after a closing quote', () => {
-    expect(malformed('a,b\n"x"y,2\n')).toMatch(/after the closing quote of field 1 in record 2 \(byte offset 7\)/);
+    expect(malformed('a,b\n"x"y,2\n')).toMatch(/after the closing quote of field 1 \(byte offset 7\)/);
   });
 
   it('fails on a record longer than maxRecordBytes, whether or not it spans chunks', () => {
     const long = `a,b\n${'x'.repeat(200)},1\nc,d\n`;
-    expect(malformed(long, { maxRecordBytes: 100 })).toMatch(/record 2 is longer than 100 bytes/);
+    expect(malformed(long, { maxRecordBytes: 100 })).toMatch(/record is longer than 100 bytes \(byte offset 4\)/);
     expect(malformed(long, { maxRecordBytes: 100 }, [10, 20, 150])).toMatch(/longer than 100 bytes/);
     expect(parseChunks(Buffer.from(long), [10, 20, 150], { maxRecordBytes: 300 })).toHaveLength(3);
   });

@@ -19,8 +19,6 @@ export class RecordView {
   buf: Buffer = Buffer.alloc(0);
   /** Number of fields. */
   count = 0;
-  /** 1-based number of the record in the file (the header, if any, is record 1). */
-  recordNumber = 0;
   /** Field i is `buf[starts[i], ends[i])`. */
   starts = new Int32Array(64);
   ends = new Int32Array(64);
@@ -52,6 +50,16 @@ export class RecordView {
 /** Receives complete records, in order. */
 export interface RecordSink {
   record(view: RecordView): void;
+  /**
+   * Optional fast path. The reader hands over `buf[start, end)`, which holds complete records
+   * only: it starts at a record start, ends right after an LF, and contains no `"` byte, so the
+   * sink can split fields at delimiters and records at CR/LF without quote handling. The sink
+   * parses records from `start` while they start before `limit` (relative to `buf`; it may be
+   * beyond `end`) and returns where it stopped, which must be a record start (possibly `end`).
+   * It may stop early (returning `start` sends the next record through {@link record}). Blank
+   * lines are skipped, as in the reader; the sink enforces the record size limit itself.
+   */
+  records?(buf: Buffer, start: number, end: number, limit: number): number;
 }
 
 /** Options of {@link CsvReader}. */
@@ -68,6 +76,19 @@ export interface CsvReaderOptions {
    * @default 1048576 (1 MiB)
    */
   maxRecordBytes?: number;
+  /**
+   * Absolute offset of the first byte pushed: error messages and `stopAt` use absolute
+   * offsets. A reader that does not start at 0 does not look for a byte order mark.
+   * @default 0
+   */
+  startOffset?: number;
+  /**
+   * Stop at the first record that starts at or after this absolute offset: it is not emitted,
+   * later input is ignored, and {@link CsvReader.stopOffset} tells where it starts. Used to
+   * parse one byte range of a file.
+   * @default Infinity
+   */
+  stopAt?: number;
 }
 
 /**
@@ -79,7 +100,8 @@ export interface CsvReaderOptions {
  *   CSV_MALFORMED). A `"` inside an unquoted field is an ordinary byte (lenient, as
  *   Python's csv and most tools are).
  * - A UTF-8 byte order mark at the start is skipped. Blank lines (no bytes at all) are skipped.
- * - An unterminated quoted field at EOF, or a record over `maxRecordBytes`, is CSV_MALFORMED.
+ * - An unterminated quoted field at EOF, or a record over `maxRecordBytes`, is CSV_MALFORMED;
+ *   messages give the absolute byte offset (record numbers are unknown when parsing a range).
  * - Fields are not decoded: the sink gets byte ranges, so no string is created per field.
  *
  * Records are only emitted once complete, so a record cut by a chunk boundary is parsed again
@@ -102,7 +124,8 @@ export class CsvReader {
   #pendingOffset = 0;
   #started = false;
   #ended = false;
-  #records = 0;
+  readonly #stopAt: number;
+  #stopOffset = -1;
 
   constructor(sink: RecordSink, options: CsvReaderOptions = {}) {
     const delimiter = options.delimiter ?? 0x2c;
@@ -116,20 +139,38 @@ export class CsvReader {
     if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < 1) {
       throw new TypeError('options.maxRecordBytes must be a positive integer');
     }
+    const startOffset = options.startOffset ?? 0;
+    if (!Number.isInteger(startOffset) || startOffset < 0) {
+      throw new TypeError('options.startOffset must be a non-negative integer');
+    }
     this.#delimiter = delimiter;
     this.#maxRecordBytes = maxRecordBytes;
     this.#sink = sink;
+    this.#pendingOffset = startOffset;
+    // Only a file's first bytes can hold a BOM.
+    this.#started = startOffset > 0;
+    this.#stopAt = options.stopAt ?? Number.POSITIVE_INFINITY;
   }
 
-  /** Records emitted so far (including a header). */
-  get records(): number {
-    return this.#records;
+  /** True once a record at or after `stopAt` was reached: further input is ignored. */
+  get stopped(): boolean {
+    return this.#stopOffset >= 0;
+  }
+
+  /** Absolute offset where the reader stopped (see `stopAt`), or -1. */
+  get stopOffset(): number {
+    return this.#stopOffset;
+  }
+
+  /** Absolute offset of the first byte not yet parsed into a record. */
+  get offset(): number {
+    return this.#pendingOffset;
   }
 
   /** Parses the next chunk. The reader keeps no reference to `chunk` after returning. */
   push(chunk: Uint8Array): void {
     if (this.#ended) throw new Error('CsvReader.push after end');
-    if (chunk.length === 0) return;
+    if (chunk.length === 0 || this.stopped) return;
     const incoming = Buffer.isBuffer(chunk)
       ? chunk
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
@@ -146,7 +187,7 @@ export class CsvReader {
       incoming.indexOf(LF) === -1 &&
       incoming.indexOf(CR) === -1;
     if (appendOnly && total > this.#maxRecordBytes) {
-      this.#fail(`record ${this.#records + 1} is longer than ${this.#maxRecordBytes} bytes`, 0);
+      this.#fail(`record is longer than ${this.#maxRecordBytes} bytes`, 0);
     }
     if (this.#work.length < total) {
       const grown = Buffer.allocUnsafeSlow(Math.max(total, this.#work.length * 2));
@@ -165,6 +206,7 @@ export class CsvReader {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.stopped) return;
     this.#consume(this.#work.subarray(0, this.#pendingLength), true, true);
   }
 
@@ -180,6 +222,10 @@ export class CsvReader {
       if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
     }
     const consumed = this.#parse(buf, start, final);
+    if (this.stopped) {
+      this.#pendingLength = 0;
+      return;
+    }
     this.#keep(buf, consumed, inWork);
   }
 
@@ -187,7 +233,7 @@ export class CsvReader {
   #keep(buf: Buffer, from: number, inWork: boolean): void {
     const rest = buf.length - from;
     if (rest > this.#maxRecordBytes) {
-      this.#fail(`record ${this.#records + 1} is longer than ${this.#maxRecordBytes} bytes`, from);
+      this.#fail(`record is longer than ${this.#maxRecordBytes} bytes`, from);
     }
     this.#pendingOffset += from;
     this.#pendingLength = rest;
@@ -210,9 +256,37 @@ export class CsvReader {
     const end = buf.length;
     const delimiter = this.#delimiter;
     const view = this.#view;
+    const sink = this.#sink;
+    const base = this.#pendingOffset;
+    const limit = this.#stopAt - base;
+    // Fast path bookkeeping: the last LF of the buffer, and the next quote at or after p.
+    const lastLf = sink.records === undefined ? -1 : buf.lastIndexOf(LF, end - 1);
+    let nextQuote = -1;
+    let slowAt = -1;
     view.buf = buf;
     let p = start;
     records: while (p < end) {
+      if (p >= limit) {
+        this.#stopOffset = base + p;
+        return p;
+      }
+      if (p < lastLf && p !== slowAt) {
+        if (nextQuote < p) {
+          nextQuote = buf.indexOf(QUOTE, p);
+          if (nextQuote === -1) nextQuote = end;
+        }
+        // Records up to the last LF before the next quote are quote-free. A quote close by is
+        // most likely in this record: parse it the slow way rather than search backwards.
+        const regionEnd =
+          nextQuote >= end ? lastLf + 1 : nextQuote - p > 256 ? buf.lastIndexOf(LF, nextQuote) + 1 : 0;
+        if (regionEnd > p) {
+          const q = sink.records!(buf, p, regionEnd, limit);
+          // No progress means the sink wants this record through record().
+          if (q === p) slowAt = p;
+          p = q;
+          continue records;
+        }
+      }
       const recordStart = p;
       let n = 0;
       for (;;) {
@@ -226,7 +300,7 @@ export class CsvReader {
             close = buf.indexOf(QUOTE, q);
             if (close === -1) {
               if (!final) return recordStart;
-              this.#fail(`unterminated quoted field in record ${this.#records + 1}`, p);
+              this.#fail('unterminated quoted field', p);
             }
             if (close + 1 < end && buf[close + 1] === QUOTE) {
               flags = FIELD_QUOTED | FIELD_ESCAPED_QUOTE;
@@ -250,7 +324,7 @@ export class CsvReader {
           }
           if (c !== LF && c !== CR) {
             this.#fail(
-              `unexpected character after the closing quote of field ${n} in record ${this.#records + 1}`,
+              `unexpected character after the closing quote of field ${n}`,
               p,
             );
           }
@@ -286,12 +360,11 @@ export class CsvReader {
         break;
       }
       if (p - recordStart > this.#maxRecordBytes) {
-        this.#fail(`record ${this.#records + 1} is longer than ${this.#maxRecordBytes} bytes`, recordStart);
+        this.#fail(`record is longer than ${this.#maxRecordBytes} bytes`, recordStart);
       }
       // A blank line: one empty unquoted field.
       if (n === 1 && view.ends[0] === view.starts[0] && view.flags[0] === 0) continue records;
       view.count = n;
-      view.recordNumber = ++this.#records;
       this.#sink.record(view);
     }
     return p;

@@ -34,6 +34,65 @@ export class Accumulator {
     this.#sum = t;
   }
 
+  /**
+   * Adds `values[0, n)`: the block's own mean and M2 in two passes (exact to rounding), then
+   * one Chan merge into the running state. Same result as `n` calls of {@link add} to
+   * floating-point tolerance, without a division per value: the engine buffers each column's
+   * numbers and hands them over in blocks.
+   */
+  addMany(values: Float64Array, n: number): void {
+    if (n <= 0) return;
+    let sum = 0;
+    let compensation = 0;
+    let min = this.min;
+    let max = this.max;
+    for (let i = 0; i < n; i++) {
+      const x = values[i]!;
+      const t = sum + x;
+      if (Math.abs(sum) >= Math.abs(x)) compensation += sum - t + x;
+      else compensation += x - t + sum;
+      sum = t;
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+    const mean = (sum + compensation) / n;
+    let m2 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = values[i]! - mean;
+      m2 += d * d;
+    }
+    this.min = min;
+    this.max = max;
+    const count = this.count + n;
+    const delta = mean - this.mean;
+    this.m2 += m2 + ((delta * delta * this.count) / count) * n;
+    this.mean += (delta * n) / count;
+    this.count = count;
+    this.#addSum(sum, compensation);
+  }
+
+  /** Merges the state of values that follow this accumulator's (Chan et al., in place). */
+  mergeState(state: AccumulatorState): void {
+    if (state.count === 0) return;
+    const count = this.count + state.count;
+    const delta = state.mean - this.mean;
+    this.m2 += state.m2 + ((delta * delta * this.count) / count) * state.count;
+    this.mean += (delta * state.count) / count;
+    this.count = count;
+    if (state.min < this.min) this.min = state.min;
+    if (state.max > this.max) this.max = state.max;
+    this.#addSum(state.sum, state.compensation);
+  }
+
+  /** Neumaier-adds a (sum, compensation) pair into the running sum. */
+  #addSum(sum: number, compensation: number): void {
+    const t = this.#sum + sum;
+    if (Math.abs(this.#sum) >= Math.abs(sum)) this.#compensation += this.#sum - t + sum;
+    else this.#compensation += sum - t + this.#sum;
+    this.#compensation += compensation;
+    this.#sum = t;
+  }
+
   /** Sum of the values. */
   get sum(): number {
     return this.#sum + this.#compensation;

@@ -6,3 +6,6 @@ import type { ColumnType } from '@spindle/sdk';
 export const COLUMN_TYPE_INTEGER: ColumnType.COLUMN_TYPE_INTEGER = 1;
 export const COLUMN_TYPE_FLOAT: ColumnType.COLUMN_TYPE_FLOAT = 2;
 export const COLUMN_TYPE_STRING: ColumnType.COLUMN_TYPE_STRING = 3;
+export const COLUMN_TYPE_BOOLEAN: ColumnType.COLUMN_TYPE_BOOLEAN = 4;
+export const COLUMN_TYPE_DATE: ColumnType.COLUMN_TYPE_DATE = 5;
+export const COLUMN_TYPE_DATETIME: ColumnType.COLUMN_TYPE_DATETIME = 6;

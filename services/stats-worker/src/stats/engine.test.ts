@@ -105,3 +105,78 @@ describe('StatsEngine', () => {
     expect((error as Error).message).toMatch(message);
   });
 });
+
+describe('StatsEngine fast path and byte ranges', () => {
+  /** A file of mostly plain cells with a few quoted ones, blanks, exponents and text. */
+  function mixedCsv(rows: number, lineEnd = '\n', quoteAll = false): string {
+    const q = (f: string): string => (quoteAll || f.includes(',') ? `"${f}"` : f);
+    const lines = ['id,v,w,label,when'];
+    for (let i = 0; i < rows; i++) {
+      const v = i % 13 === 0 ? '' : i % 29 === 0 ? ' 7 ' : i % 31 === 0 ? '1e2' : (i * 0.37 - 40).toFixed(2);
+      const w = i % 50 === 0 ? 'n/a' : String((i * 7919) % 1000);
+      const label = i % 17 === 0 ? `t, ${i % 5}` : `cat${i % 7}`;
+      const when = `2024-01-${String((i % 28) + 1).padStart(2, '0')}`;
+      lines.push([String(i), v, w, label, when].map(q).join(','));
+    }
+    return lines.join(lineEnd) + lineEnd;
+  }
+
+  it('gives the same statistics through the fast path as with every field quoted (slow path)', () => {
+    const text = mixedCsv(400);
+    const quoted = mixedCsv(400, '\n', true);
+    const fast = run(text, {}, 1 << 20);
+    const slow = run(quoted, {}, 1 << 20);
+    expect({ ...fast, bytes: 0 }).toEqual({ ...slow, bytes: 0 });
+    expect(fast.columnStats.map((c) => c.type)).toEqual([
+      COLUMN_TYPE_INTEGER,
+      COLUMN_TYPE_FLOAT,
+      COLUMN_TYPE_INTEGER, // 8 of 400 cells are "n/a": 2 % invalid
+      COLUMN_TYPE_STRING,
+      5, // DATE
+    ]);
+    expect(fast.columnStats[2]).toMatchObject({ invalid: 8 });
+  });
+
+  it('gives the same statistics for CRLF files and any chunk size', () => {
+    const text = mixedCsv(300, '\r\n');
+    const reference = run(text, {}, text.length);
+    for (const size of [1, 7, 64, 999]) expect(run(text, {}, size)).toEqual(reference);
+  });
+
+  it('merging the states of byte ranges cut at record starts equals one pass', () => {
+    const text = Buffer.from(mixedCsv(200));
+    const whole = run(text, {}, 1 << 20);
+    const header = text.indexOf(0x0a) + 1;
+    const columns = ['id', 'v', 'w', 'label', 'when'];
+    const rangeState = (start: number, stop: number) => {
+      const engine = new StatsEngine({ columns, startOffset: start, stopAt: stop });
+      for (let p = start; p < text.length && !engine.stopped; p += 50) engine.push(text.subarray(p, p + 50));
+      return { state: engine.toState(), stop: engine.stopped ? engine.stopOffset : text.length };
+    };
+    for (const cut of [header, header + 1, 1000, 2345, text.length - 3]) {
+      const first = rangeState(header, cut);
+      const second = rangeState(first.stop, Number.POSITIVE_INFINITY);
+      const merged = StatsEngine.finalize(
+        StatsEngine.merge({ rows: 0, raggedRows: 0, bytes: header, columns: null }, StatsEngine.merge(first.state, second.state)),
+      );
+      expect(merged.rows).toBe(whole.rows);
+      expect(merged.bytes).toBe(whole.bytes);
+      merged.columnStats.forEach((c, i) => {
+        const w = whole.columnStats[i]!;
+        expect({ ...c, mean: 0, std: 0, sum: 0 }).toEqual({ ...w, mean: 0, std: 0, sum: 0 });
+        expect(c.mean).toBeCloseTo(w.mean, 10);
+        expect(c.std).toBeCloseTo(w.std, 10);
+      });
+    }
+  });
+
+  it('fails a record longer than maxRecordBytes on the fast path too', () => {
+    const text = `a,b\n1,2\n${'9'.repeat(300)},1\n`;
+    expect(() => run(text, { maxRecordBytes: 100 }, 1 << 20)).toThrow(/record is longer than 100 bytes \(byte offset 8\)/);
+  });
+
+  it('refuses more columns than the limit', () => {
+    const limits = { exactQuantileValues: 10, exactDistinctValues: 10, maxColumns: 3 };
+    expect(() => run('a,b,c,d\n1,2,3,4\n', { limits })).toThrow(/4 columns, more than the limit of 3/);
+  });
+});
