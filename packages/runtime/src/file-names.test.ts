@@ -4,9 +4,13 @@ import {
   FALLBACK_FILE_NAME,
   fileNameFromUrl,
   MAX_FILE_NAME_BYTES,
+  numberedFileName,
+  planFileNames,
   sanitizeFileName,
+  splitExtension,
   truncateUtf8,
-} from './file-name';
+  utf8Length,
+} from './file-names';
 
 describe('sanitizeFileName', () => {
   it.each([
@@ -130,5 +134,91 @@ describe('fileNameFromUrl / deriveFileName', () => {
     expect(deriveFileName('mine.bin', new URL('https://h/theirs.bin'))).toBe('mine.bin');
     expect(deriveFileName('', new URL('https://h/theirs.bin'))).toBe('theirs.bin');
     expect(deriveFileName('', new URL('https://h/'))).toBe(FALLBACK_FILE_NAME);
+  });
+});
+
+describe('utf8Length', () => {
+  it('agrees with Buffer.byteLength, lone surrogates included', () => {
+    for (const s of ['', 'abc', 'é', '日本語', '😀x', 'a\ud800b', '\udc00']) {
+      expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
+    }
+  });
+});
+
+describe('splitExtension / numberedFileName', () => {
+  it.each([
+    ['a.csv', 'a', '.csv'],
+    ['a.tar.gz', 'a.tar', '.gz'],
+    ['noext', 'noext', ''],
+    ['_.bashrc', '_', '.bashrc'],
+    ['v1.0 final', 'v1.0 final', ''],
+    [`x.${'y'.repeat(20)}`, `x.${'y'.repeat(20)}`, ''],
+  ])('%j -> %j + %j', (name, stem, ext) => {
+    expect(splitExtension(name)).toEqual({ stem, ext });
+  });
+
+  it('numbers before the extension and stays within the length limit', () => {
+    expect(numberedFileName('report.csv', 1)).toBe('report (1).csv');
+    expect(numberedFileName('README', 12)).toBe('README (12)');
+    const long = numberedFileName(`${'é'.repeat(150)}.csv`, 3);
+    expect(utf8Length(long)).toBeLessThanOrEqual(MAX_FILE_NAME_BYTES);
+    expect(long.endsWith(' (3).csv')).toBe(true);
+  });
+});
+
+describe('planFileNames', () => {
+  const plan = (items: Array<[string, string]>) =>
+    planFileNames(items.map(([url, fileName]) => ({ url, fileName }))).map((p) => p.name);
+
+  it('keeps distinct names and numbers later duplicates in item order', () => {
+    expect(plan([['http://h/a.txt', ''], ['http://g/a.txt', ''], ['http://h/b.txt', ''], ['http://k/x/a.txt', '']])).toEqual([
+      'a.txt',
+      'a (1).txt',
+      'b.txt',
+      'a (2).txt',
+    ]);
+  });
+
+  it('compares names case-insensitively', () => {
+    expect(plan([['http://h/A.TXT', ''], ['http://h/a.txt', '']])).toEqual(['A.TXT', 'a (1).txt']);
+  });
+
+  it("never gives an item's own name to another item's duplicate", () => {
+    expect(plan([['http://h/a.txt', ''], ['http://h/2/a.txt', ''], ['http://h/3/a%20(1).txt', '']])).toEqual([
+      'a.txt',
+      'a (2).txt',
+      'a (1).txt',
+    ]);
+  });
+
+  it('sanitizes before comparing, so names that only differ in unsafe characters collide', () => {
+    expect(plan([['http://h/x', 'a?.txt'], ['http://h/y', 'a*.txt'], ['http://h/z', '../a_.txt']])).toEqual([
+      'a_.txt',
+      'a_ (1).txt',
+      'a_ (2).txt',
+    ]);
+  });
+
+  it('prefers the item name, and marks URLs without a name for Content-Disposition', () => {
+    const planned = planFileNames([
+      { url: 'http://h/dir/', fileName: '' },
+      { url: 'http://h/', fileName: '' },
+      { url: 'http://h/file.bin', fileName: 'mine.bin' },
+      { url: 'http://h/..%2F..%2F', fileName: '' },
+    ]);
+    expect(planned).toEqual([
+      { name: FALLBACK_FILE_NAME, fromResponse: true },
+      { name: `${FALLBACK_FILE_NAME} (1)`, fromResponse: true },
+      { name: 'mine.bin', fromResponse: false },
+      { name: `${FALLBACK_FILE_NAME} (2)`, fromResponse: true },
+    ]);
+  });
+
+  it('is linear for many identical names and deterministic', () => {
+    const items = Array.from({ length: 20_000 }, (_, i) => ({ url: `http://h${i % 7}/index.html`, fileName: '' }));
+    const a = planFileNames(items).map((p) => p.name);
+    expect(new Set(a.map((n) => n.toLowerCase())).size).toBe(items.length);
+    expect(a[19_999]).toBe('index (19999).html');
+    expect(planFileNames(items).map((p) => p.name)).toEqual(a);
   });
 });

@@ -1,7 +1,12 @@
 /**
- * File names for downloads. A name comes from the task (`FetchTask.file_name`) or
- * from the URL, and is untrusted either way: it is reduced to one safe path
- * segment that is valid on Linux, macOS and Windows file systems.
+ * File names for downloads, shared by the coordinator (which plans a unique name
+ * for every item of a job) and the fetch worker (which never trusts a name it is
+ * given). A name comes from the item, the URL or the server's
+ * Content-Disposition, and is untrusted either way: it is reduced to one safe
+ * path segment that is valid on Linux, macOS and Windows file systems.
+ *
+ * This module imports nothing, so that fetch threads can load it through the
+ * `@spindle/runtime/file-names` entry point without the rest of the runtime.
  */
 
 /** Longest file name produced, in UTF-8 bytes (most file systems allow 255). */
@@ -77,7 +82,7 @@ function lastSegment(name: string): string {
 
 /** Cuts `s` to at most `maxBytes` UTF-8 bytes without splitting a code point. */
 export function truncateUtf8(s: string, maxBytes: number): string {
-  if (Buffer.byteLength(s, 'utf8') <= maxBytes) return s;
+  if (utf8Length(s) <= maxBytes) return s;
   let bytes = 0;
   let end = 0;
   for (const ch of s) {
@@ -91,13 +96,125 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 }
 
 function truncateKeepingExtension(name: string, maxBytes: number): string {
-  if (Buffer.byteLength(name, 'utf8') <= maxBytes) return name;
-  const dot = name.lastIndexOf('.');
-  const ext = dot > 0 ? name.slice(dot) : '';
-  const extBytes = Buffer.byteLength(ext, 'utf8');
-  if (ext !== '' && extBytes <= MAX_KEPT_EXTENSION_BYTES && extBytes < maxBytes) {
-    const stem = truncateUtf8(name.slice(0, dot), maxBytes - extBytes).replace(/[. ]+$/, '');
-    if (stem !== '') return stem + ext;
+  if (utf8Length(name) <= maxBytes) return name;
+  const { stem, ext } = splitExtension(name);
+  const extBytes = utf8Length(ext);
+  if (ext !== '' && extBytes < maxBytes) {
+    const cut = truncateUtf8(stem, maxBytes - extBytes).replace(/[. ]+$/, '');
+    if (cut !== '') return cut + ext;
   }
   return truncateUtf8(name, maxBytes).replace(/[. ]+$/, '');
+}
+
+/** Length of `s` in UTF-8 bytes (no Buffer, so that this module runs anywhere). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Splits a name into stem and extension at the last dot. Only a short extension
+ * (at most 16 UTF-8 bytes, after a non-empty stem) counts as one: `a.tar.gz` is
+ * `a.tar` + `.gz`, `v1.0-final-release-candidate` has none.
+ */
+export function splitExtension(name: string): { stem: string; ext: string } {
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return { stem: name, ext: '' };
+  const ext = name.slice(dot);
+  if (utf8Length(ext) > MAX_KEPT_EXTENSION_BYTES || /[ ]/.test(ext)) return { stem: name, ext: '' };
+  return { stem: name.slice(0, dot), ext };
+}
+
+/**
+ * The k-th alternative of a sanitized name: `report (k).csv`, cut to
+ * {@link MAX_FILE_NAME_BYTES} without touching the suffix or the extension.
+ * Used for duplicate names within a job and for `if_exists: RENAME`.
+ */
+export function numberedFileName(name: string, k: number, maxBytes = MAX_FILE_NAME_BYTES): string {
+  const { stem, ext } = splitExtension(name);
+  const suffix = ` (${k})${ext}`;
+  const room = Math.max(1, maxBytes - utf8Length(suffix));
+  return truncateUtf8(stem, room) + suffix;
+}
+
+/**
+ * The key two names collide under: case-insensitive, because Windows and macOS
+ * file systems are, and a job's folder may be copied to one.
+ */
+export function fileNameKey(name: string): string {
+  return name.toLowerCase();
+}
+
+/** Whether a raw name (from a URL or a header) contains anything usable as a file name. */
+export function hasUsableName(raw: string): boolean {
+  return lastSegment(raw.normalize('NFC')).replace(/[. ]+$/, '').replace(/^ +/, '') !== '';
+}
+
+/** The name planned for one item of a fetch job. */
+export interface PlannedFileName {
+  /** Sanitized, unique within the job (case-insensitively). */
+  name: string;
+  /**
+   * True when neither the item nor its URL gives a name (`https://host/dir/`):
+   * `name` is then a placeholder (`download`, `download (1)`, …) that the
+   * worker replaces with the server's Content-Disposition file name when the
+   * response has one and no file of that name exists yet.
+   */
+  fromResponse: boolean;
+}
+
+/**
+ * Plans the file names of a job's items, deterministically from the item list
+ * alone (the rule is documented in docs/worker-protocol.md):
+ *
+ * 1. Each item's name is its `file_name`, else the last segment of its URL path
+ *    (percent-decoded), else `download`; then {@link sanitizeFileName}.
+ * 2. Names are compared case-insensitively. The item with the lowest index
+ *    keeps a name; every later item with the same name gets the first free
+ *    `stem (k).ext` (k = 1, 2, …), where "free" means no item's own name from
+ *    step 1 and no earlier numbered name uses it. So an item's own name is
+ *    never taken away by another item's numbered name.
+ *
+ * Runs in O(items) (plus the numbered names tried), so 100,000 identical names
+ * are fine.
+ */
+export function planFileNames(items: ReadonlyArray<{ fileName: string; url: string }>): PlannedFileName[] {
+  const base: PlannedFileName[] = items.map((item) => {
+    if (item.fileName !== '') return { name: sanitizeFileName(item.fileName), fromResponse: false };
+    let raw = '';
+    try {
+      raw = fileNameFromUrl(new URL(item.url));
+    } catch {
+      // An invalid URL is the caller's error to report; it still gets a name here.
+    }
+    return { name: sanitizeFileName(raw), fromResponse: !hasUsableName(raw) };
+  });
+  const owner = new Map<string, number>();
+  base.forEach((p, i) => {
+    const key = fileNameKey(p.name);
+    if (!owner.has(key)) owner.set(key, i);
+  });
+  const nextK = new Map<string, number>();
+  return base.map((p, i) => {
+    const key = fileNameKey(p.name);
+    if (owner.get(key) === i) return p;
+    let k = nextK.get(key) ?? 1;
+    let candidate = numberedFileName(p.name, k);
+    while (owner.has(fileNameKey(candidate))) candidate = numberedFileName(p.name, ++k);
+    nextK.set(key, k + 1);
+    owner.set(fileNameKey(candidate), i);
+    return { name: candidate, fromResponse: p.fromResponse };
+  });
 }

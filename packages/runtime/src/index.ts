@@ -9,3 +9,4 @@ export * from './shutdown';
 export * from './worker-config';
 export * from './worker-connection';
 export * from './run-worker';
+export * from './file-names';

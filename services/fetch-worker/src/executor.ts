@@ -1,11 +1,12 @@
 import * as path from 'node:path';
-import { MessageChannel } from 'node:worker_threads';
 import { errorOutcome, type TaskContext, type TaskExecutor, type TaskOutcome } from '@spindle/runtime';
-import type { FetchTask } from '@spindle/sdk';
-import { deriveFileName, sanitizeFileName, truncateUtf8 } from './fetch/file-name';
+import { deriveFileName, sanitizeFileName, truncateUtf8 } from '@spindle/runtime/file-names';
+import { ExistingFilePolicy, type FetchTask } from '@spindle/sdk';
 import { checkOutputDir } from './fetch/output-path';
-import { createFetchPool, type FetchPool } from './pool';
-import type { FetchLimits, FetchThreadTask, FromThreadMessage, ToThreadMessage } from './threads/protocol';
+import { EgressPolicy } from './fetch/url-policy';
+import { toTaskError } from './fetch/error-codes';
+import { FetchThreadPool } from './pool';
+import type { ExistingFilePolicyName, FetchLimits, FetchThreadResult, ThreadTask } from './threads/protocol';
 
 /**
  * Options of {@link createFetchExecutor}. The limit and timeout options are the
@@ -26,11 +27,25 @@ export interface FetchExecutorOptions {
    */
   threads?: number;
   /**
-   * Most downloads running at once in this worker (the credits it grants, and
-   * the executor's `slots`). Spread evenly over the threads.
+   * Most downloads running at once in this worker (global concurrency), split
+   * evenly over the threads (each runs ceil(slots / threads)).
    * @default 16
    */
   slots?: number;
+  /**
+   * Tasks accepted beyond `slots` and queued in the worker, ready to start the
+   * moment a download finishes. The worker grants `slots + prefetch` credits,
+   * so the coordinator's round trip (result → credit → assignment) is not on
+   * the critical path of every download. 0 = none.
+   * @default 16
+   */
+  prefetch?: number;
+  /**
+   * Most downloads running at once from one host (host:port) when the task's
+   * FetchOptions.per_host_concurrency is 0. 0 = no limit below `slots`.
+   * @default 0
+   */
+  perHostConcurrency?: number;
   /**
    * Most open connections per origin, per thread. The default lets every
    * download a thread runs use its own connection to one host.
@@ -81,6 +96,12 @@ export interface FetchExecutorOptions {
    */
   totalTimeoutMs?: number;
   /**
+   * How long the partial body of a failed attempt waits for the next attempt
+   * to resume it before it is removed, in ms.
+   * @default 900000 (15 min)
+   */
+  resumeTtlMs?: number;
+  /**
    * How long `close()` waits for cancelled downloads to remove their temporary
    * files before the threads are terminated, in ms.
    * @default 10000
@@ -103,6 +124,8 @@ export interface FetchExecutorOptions {
 export const FETCH_EXECUTOR_DEFAULTS = Object.freeze({
   threads: 2,
   slots: 16,
+  prefetch: 16,
+  perHostConcurrency: 0,
   allowLoopback: false,
   allowPrivate: false,
   maxBytes: 1024 * 1024 * 1024,
@@ -111,43 +134,72 @@ export const FETCH_EXECUTOR_DEFAULTS = Object.freeze({
   headersTimeoutMs: 30_000,
   idleTimeoutMs: 30_000,
   totalTimeoutMs: 30 * 60_000,
+  resumeTtlMs: 15 * 60_000,
   closeTimeoutMs: 10_000,
   userAgent: 'spindle-fetch-worker/0.1.0',
 });
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
-/** Bytes of the final name kept in the temporary name (which adds task id and attempt). */
+/** Bytes of the final name kept in the temporary name (which adds the task id and attempt). */
 const TEMP_NAME_STEM_BYTES = 100;
 const TEMP_NAME_TASK_BYTES = 64;
 
+const IF_EXISTS: Readonly<Record<number, ExistingFilePolicyName>> = {
+  [ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED]: 'overwrite',
+  [ExistingFilePolicy.EXISTING_FILE_POLICY_OVERWRITE]: 'overwrite',
+  [ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL]: 'skip',
+  [ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME]: 'rename',
+};
+
 /**
- * Creates the fetch worker's task executor: downloads run in a piscina pool of
- * `threads` threads, at most `slots` at once. Throws a TypeError/RangeError for
+ * Creates the fetch worker's task executor: downloads run on `threads` worker
+ * threads, at most `slots` at once and at most the per-host limit per host;
+ * up to `prefetch` more wait in the worker. Throws a TypeError/RangeError for
  * invalid options; after that, `run` never throws.
  *
  * `run` resolves with `{ $case: 'fetch' }` or an error outcome (codes in
- * fetch/error-codes.ts). When `ctx.signal` aborts, the thread stops the download
- * and removes its temporary file, and only then does `run` resolve CANCELLED. A
- * cancel that arrives after the whole body was received and verified does not
- * undo the download: the file is complete, and the result says where it is.
- * `close()` cancels running downloads, waits up to `closeTimeoutMs` for their
- * cleanup, then terminates the threads; later `run` calls resolve CANCELLED.
+ * fetch/error-codes.ts). When `ctx.signal` aborts, a waiting task resolves
+ * CANCELLED at once; a running one is stopped by its thread, which removes its
+ * temporary file, and only then does `run` resolve CANCELLED. A cancel that
+ * arrives after the whole body was received and verified does not undo the
+ * download: the file is complete, and the result says where it is.
+ * `close()` cancels everything, waits up to `closeTimeoutMs` for the cleanup,
+ * removes partial bodies kept for resumption, then stops the threads; later
+ * `run` calls resolve CANCELLED.
  */
 export function createFetchExecutor(options: FetchExecutorOptions): TaskExecutor<FetchTask> {
   return new FetchExecutor(options);
 }
 
-interface RunningTask {
-  cancel(reason: string): void;
-  readonly done: Promise<unknown>;
+/** A task accepted by the executor: held back by its host's limit, or given to a thread. */
+interface Accepted {
+  task: ThreadTask;
+  /** host:port of the URL, for the per-host limit. */
+  host: string;
+  perHost: number;
+  ctx: TaskContext;
+  resolve: (outcome: TaskOutcome) => void;
+  /** Pool id once running. */
+  id: number;
+  onAbort: () => void;
 }
 
 class FetchExecutor implements TaskExecutor<FetchTask> {
+  /** Credits granted: concurrent downloads plus the prefetch queue. */
   readonly slots: number;
+  readonly #perHostDefault: number;
   readonly #limits: FetchLimits;
   readonly #closeTimeoutMs: number;
-  readonly #pool: FetchPool;
-  readonly #running = new Set<RunningTask>();
+  readonly #pool: FetchThreadPool;
+  /** Accepted tasks held back because their host is at its limit, oldest first. */
+  #waiting: Accepted[] = [];
+  /** Tasks given to a thread (running there or in its queue). */
+  readonly #running = new Set<Accepted>();
+  /** Tasks given to threads, by host; the per-host limit counts these. */
+  readonly #perHost = new Map<string, number>();
+  readonly #dirs = new Map<string, ReturnType<typeof checkOutputDir>>();
+  /** The URL-level egress check of the first request (the threads check redirects and DNS answers). */
+  readonly #egress: EgressPolicy;
   #closing: Promise<void> | null = null;
 
   constructor(options: FetchExecutorOptions) {
@@ -156,8 +208,10 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     }
     const d = FETCH_EXECUTOR_DEFAULTS;
     const threads = positiveInt('threads', options.threads ?? d.threads);
-    this.slots = positiveInt('slots', options.slots ?? d.slots);
-    const tasksPerThread = Math.ceil(this.slots / threads);
+    const concurrency = positiveInt('slots', options.slots ?? d.slots);
+    this.slots = concurrency + nonNegativeInt('prefetch', options.prefetch ?? d.prefetch);
+    this.#perHostDefault = nonNegativeInt('perHostConcurrency', options.perHostConcurrency ?? d.perHostConcurrency);
+    const perThread = Math.ceil(concurrency / threads);
     this.#limits = {
       maxBytes: positiveInt('maxBytes', options.maxBytes ?? d.maxBytes),
       maxRedirects: nonNegativeInt('maxRedirects', options.maxRedirects ?? d.maxRedirects),
@@ -168,31 +222,46 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     };
     this.#closeTimeoutMs = nonNegativeInt('closeTimeoutMs', options.closeTimeoutMs ?? d.closeTimeoutMs);
     const onThreadError = options.onThreadError ?? ((err: Error) => process.emitWarning(err));
-    this.#pool = createFetchPool({
+    this.#egress = new EgressPolicy({
+      allowLoopback: options.allowLoopback ?? d.allowLoopback,
+      allowPrivate: options.allowPrivate ?? d.allowPrivate,
+    });
+    this.#pool = new FetchThreadPool({
       threads,
-      tasksPerThread,
-      closeTimeoutMs: this.#closeTimeoutMs,
       onError: onThreadError,
       threadConfig: {
         type: 'fetch-thread-config',
         dataRoot: path.resolve(options.dataRoot),
         allowLoopback: options.allowLoopback ?? d.allowLoopback,
         allowPrivate: options.allowPrivate ?? d.allowPrivate,
-        connectionsPerOrigin: positiveInt(
-          'connectionsPerOrigin',
-          options.connectionsPerOrigin ?? tasksPerThread,
-        ),
+        concurrency: perThread,
+        connectionsPerOrigin: positiveInt('connectionsPerOrigin', options.connectionsPerOrigin ?? perThread),
         userAgent: options.userAgent ?? d.userAgent,
+        resumeTtlMs: positiveInt('resumeTtlMs', options.resumeTtlMs ?? d.resumeTtlMs),
       },
     });
   }
 
-  async run(spec: FetchTask, ctx: TaskContext): Promise<TaskOutcome> {
+  /** Tasks held back by per-host limits, and tasks given to threads (for tests and metrics). */
+  get queued(): { waiting: number; running: number } {
+    return { waiting: this.#waiting.length, running: this.#running.size };
+  }
+
+  run(spec: FetchTask, ctx: TaskContext): Promise<TaskOutcome> {
     try {
-      return await this.#run(spec, ctx);
+      if (this.#closing !== null) return Promise.resolve(cancelled(spec.url, 'the fetch executor is closed'));
+      if (ctx.signal.aborted) return Promise.resolve(cancelled(spec.url, reasonOf(ctx.signal.reason)));
+      const prepared = this.#prepare(spec, ctx);
+      if ('$case' in prepared) return Promise.resolve(prepared);
+      return new Promise<TaskOutcome>((resolve) => {
+        const accepted: Accepted = { ...prepared, ctx, resolve, id: 0, onAbort: () => this.#abort(accepted) };
+        ctx.signal.addEventListener('abort', accepted.onAbort, { once: true });
+        this.#waiting.push(accepted);
+        this.#pump();
+      });
     } catch (err) {
       // Only a bug gets here; the contract is to report it, not to throw.
-      return errorOutcome('INTERNAL', `GET ${String(spec?.url)}: ${messageOf(err)}`);
+      return Promise.resolve(errorOutcome('INTERNAL', `GET ${String(spec?.url)}: ${messageOf(err)}`));
     }
   }
 
@@ -201,48 +270,62 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     return this.#closing;
   }
 
-  async #run(spec: FetchTask, ctx: TaskContext): Promise<TaskOutcome> {
-    if (this.#closing !== null) return cancelled(spec.url, 'the fetch executor is closed');
-    if (ctx.signal.aborted) return cancelled(spec.url, reasonOf(ctx.signal.reason));
-    const prepared = this.#prepare(spec, ctx);
-    if ('$case' in prepared) return prepared;
-
-    const { port1, port2 } = new MessageChannel();
-    const cancel = (reason: string): void => {
-      const message: ToThreadMessage = { type: 'cancel', reason };
-      port1.postMessage(message);
-    };
-    const onAbort = (): void => cancel(reasonOf(ctx.signal.reason));
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    port1.on('message', (message: FromThreadMessage) => {
-      if (message.type !== 'progress') return;
-      try {
-        ctx.progress({ bytesDone: message.bytesDone, bytesTotal: message.bytesTotal });
-      } catch {
-        // A failing progress sink must not crash the worker; the result still goes through.
+  /**
+   * Gives waiting tasks to threads, oldest first, while their hosts' limits
+   * allow. The global limit needs no check here: the threads enforce it, and
+   * the credits bound what is accepted.
+   */
+  #pump(): void {
+    let i = 0;
+    while (i < this.#waiting.length) {
+      const a = this.#waiting[i]!;
+      if ((this.#perHost.get(a.host) ?? 0) >= a.perHost) {
+        i++; // its host is at its limit; a later task for another host may start
+        continue;
       }
-    });
-    const task: FetchThreadTask = { ...prepared, port: port2 };
-    const done = this.#pool.run(task, { transferList: [port2] });
-    const running: RunningTask = { cancel, done };
-    this.#running.add(running);
-    try {
-      const out = await done;
-      return out.type === 'ok' ? { $case: 'fetch', value: out.result } : { $case: 'error', value: out.error };
-    } catch (err) {
-      // The thread died or the pool was destroyed under the task.
-      if (ctx.signal.aborted) return cancelled(spec.url, reasonOf(ctx.signal.reason));
-      if (this.#closing !== null) return cancelled(spec.url, 'the fetch executor is closed');
-      return errorOutcome('INTERNAL', `GET ${spec.url}: fetch thread failed: ${messageOf(err)}`);
-    } finally {
-      this.#running.delete(running);
-      ctx.signal.removeEventListener('abort', onAbort);
-      port1.close();
+      this.#waiting.splice(i, 1);
+      this.#launch(a);
     }
   }
 
+  #launch(a: Accepted): void {
+    this.#running.add(a);
+    this.#perHost.set(a.host, (this.#perHost.get(a.host) ?? 0) + 1);
+    a.id = this.#pool.start(a.task, {
+      onProgress: (bytesDone, bytesTotal) => {
+        try {
+          a.ctx.progress({ bytesDone, bytesTotal });
+        } catch {
+          // A failing progress sink must not crash the worker; the result still goes through.
+        }
+      },
+      onDone: (outcome) => this.#finish(a, outcome),
+    });
+  }
+
+  #finish(a: Accepted, outcome: FetchThreadResult): void {
+    this.#running.delete(a);
+    const n = (this.#perHost.get(a.host) ?? 1) - 1;
+    if (n > 0) this.#perHost.set(a.host, n);
+    else this.#perHost.delete(a.host);
+    a.ctx.signal.removeEventListener('abort', a.onAbort);
+    a.resolve(outcome.type === 'ok' ? { $case: 'fetch', value: outcome.result } : { $case: 'error', value: outcome.error });
+    this.#pump();
+  }
+
+  #abort(a: Accepted): void {
+    const reason = reasonOf(a.ctx.signal.reason);
+    const i = this.#waiting.indexOf(a);
+    if (i >= 0) {
+      this.#waiting.splice(i, 1);
+      a.resolve(cancelled(a.task.url, reason));
+      return;
+    }
+    if (this.#running.has(a)) this.#pool.cancel(a.id, reason);
+  }
+
   /** Validates a task and resolves its names and limits, or returns the INVALID_SPEC/PATH_FORBIDDEN outcome. */
-  #prepare(spec: FetchTask, ctx: TaskContext): Omit<FetchThreadTask, 'port'> | TaskOutcome {
+  #prepare(spec: FetchTask, ctx: TaskContext): Pick<Accepted, 'task' | 'host' | 'perHost'> | TaskOutcome {
     let url: URL;
     try {
       url = new URL(spec.url);
@@ -252,30 +335,52 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       return errorOutcome('INVALID_SPEC', `${spec.url}: only http and https URLs are supported`);
     }
+    try {
+      this.#egress.checkUrl(url);
+    } catch (err) {
+      return { $case: 'error', value: toTaskError(err, spec.url) };
+    }
     let sha256 = '';
     if (spec.sha256 !== '') {
-      if (!SHA256_HEX.test(spec.sha256)) {
-        return errorOutcome('INVALID_SPEC', `${spec.url}: sha256 must be 64 hex digits`);
-      }
+      if (!SHA256_HEX.test(spec.sha256)) return errorOutcome('INVALID_SPEC', `${spec.url}: sha256 must be 64 hex digits`);
       sha256 = spec.sha256.toLowerCase();
     }
     if (!Number.isSafeInteger(spec.expectedSize) || spec.expectedSize < 0) {
       return errorOutcome('INVALID_SPEC', `${spec.url}: expected_size must be a non-negative integer`);
     }
-    const dir = checkOutputDir(spec.outputDir, ctx.jobId);
+    const dirKey = `${ctx.jobId}\0${spec.outputDir}`;
+    let dir = this.#dirs.get(dirKey);
+    if (dir === undefined) {
+      dir = checkOutputDir(spec.outputDir, ctx.jobId);
+      if (this.#dirs.size > 1000) this.#dirs.clear(); // a small cache, not a leak
+      this.#dirs.set(dirKey, dir);
+    }
     if (!dir.ok) return errorOutcome(dir.code, `${spec.url}: ${dir.message}`);
+    // Names given by the coordinator are planned and sanitized already; sanitize anyway, never trust.
     const fileName = deriveFileName(spec.fileName, url);
-    const taskPart = sanitizeFileName(`${ctx.taskId}`, TEMP_NAME_TASK_BYTES);
+    // The task id (job/kind/index) keeps temporary names of different jobs apart; '/' would cut it.
+    const taskPart = sanitizeFileName(ctx.taskId.replace(/[/\\]/g, '-'), TEMP_NAME_TASK_BYTES);
+    const o = spec.options;
+    const perHost = o !== undefined && o.perHostConcurrency > 0 ? o.perHostConcurrency : this.#perHostDefault;
     return {
-      type: 'fetch',
-      url: spec.url,
-      outputDir: dir.rel,
-      fileName,
-      // Hidden, unique per attempt, and in the same folder so the final rename is atomic.
-      tempName: `.${truncateUtf8(fileName, TEMP_NAME_STEM_BYTES)}.${taskPart}.${ctx.attempt}.part`,
-      sha256,
-      expectedSize: spec.expectedSize,
-      limits: this.#limitsFor(spec),
+      host: url.host,
+      perHost: perHost > 0 ? perHost : Infinity,
+      task: {
+        url: spec.url,
+        origin: url.origin,
+        path: url.pathname + url.search,
+        outputDir: dir.rel,
+        fileName,
+        nameFromResponse: spec.nameFromResponse === true && spec.fileName !== '',
+        // Hidden, unique per task, and in the same folder so the final rename is atomic.
+        tempStem: `.${truncateUtf8(fileName, TEMP_NAME_STEM_BYTES)}.${taskPart}`,
+        attempt: ctx.attempt,
+        keepPartial: spec.maxAttempts > 0 && ctx.attempt < spec.maxAttempts,
+        sha256,
+        expectedSize: spec.expectedSize,
+        ifExists: IF_EXISTS[o?.ifExists ?? 0] ?? 'overwrite',
+        limits: this.#limitsFor(spec),
+      },
     };
   }
 
@@ -296,18 +401,33 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   }
 
   async #close(): Promise<void> {
+    const started = Date.now();
+    for (const a of this.#waiting) {
+      a.ctx.signal.removeEventListener('abort', a.onAbort);
+      a.resolve(cancelled(a.task.url, 'the fetch executor is closing'));
+    }
+    this.#waiting = [];
     const running = [...this.#running];
-    for (const task of running) task.cancel('the fetch executor is closing');
+    const settled = running.map(
+      (a) =>
+        new Promise<void>((resolve) => {
+          const resolveOutcome = a.resolve;
+          a.resolve = (outcome) => {
+            resolveOutcome(outcome);
+            resolve();
+          };
+        }),
+    );
+    for (const a of running) this.#pool.cancel(a.id, 'the fetch executor is closing');
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#closeTimeoutMs);
-    });
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#closeTimeoutMs)));
     try {
-      await Promise.race([Promise.allSettled(running.map((t) => t.done)), deadline]);
+      await Promise.race([Promise.all(settled), deadline]);
     } finally {
       clearTimeout(timer);
     }
-    await this.#pool.destroy();
+    await this.#pool.close(Math.max(100, this.#closeTimeoutMs - (Date.now() - started)));
+    // Downloads the threads did not finish in time were failed by the pool as the threads stopped.
   }
 }
 

@@ -4,5 +4,5 @@
  * hands it to the runtime's worker connection.
  */
 export { createFetchExecutor, FETCH_EXECUTOR_DEFAULTS, type FetchExecutorOptions } from './executor';
-export { sanitizeFileName, deriveFileName, MAX_FILE_NAME_BYTES, FALLBACK_FILE_NAME } from './fetch/file-name';
 export { classifyAddress, type AddressClass } from './fetch/url-policy';
+export { loadConfig, executorOptionsOf, type FetchWorkerConfig } from './config';

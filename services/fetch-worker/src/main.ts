@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, createLogger, installShutdown, runWorker } from '@spindle/runtime';
 import { WorkerKind } from '@spindle/sdk';
-import { loadConfig } from './config';
+import { executorOptionsOf, loadConfig } from './config';
 import { createFetchExecutor } from './index';
 
 const VERSION = '0.1.0';
@@ -18,13 +18,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('fetch-worker', config.logLevel);
-  // I/O-bound: many downloads per thread; two threads keep both cores busy.
   const executor = createFetchExecutor({
-    dataRoot: config.dataRoot,
-    threads: config.threads ?? 2,
-    slots: config.slots ?? 16,
-    allowLoopback: config.allowLoopback,
-    allowPrivate: config.allowPrivate,
+    ...executorOptionsOf(config),
+    onThreadError: (err) => logger.error({ err: err.message }, 'fetch thread error'),
   });
   const worker = await runWorker({
     kind: WorkerKind.WORKER_KIND_FETCH,

@@ -32,18 +32,18 @@ describe('fetch executor: egress policy', () => {
     'http://0.0.0.0/',
     'http://metadata.google.internal/computeMetadata/v1/',
     'http://100.100.100.200/',
-  ])('refuses %s with PATH_FORBIDDEN even when loopback and private are allowed', async (url) => {
+  ])('refuses %s with POLICY even when loopback and private are allowed', async (url) => {
     const outcome = await open.run(fetchTask(url), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
-      value: { code: 'PATH_FORBIDDEN', retryable: false, message: expect.stringContaining('refused') },
+      value: { code: 'POLICY', retryable: false, message: expect.stringContaining('refused') },
     });
   });
 
   it('refuses a literal loopback address when loopback is not allowed, without a request', async () => {
     server = await startServer((_req, res) => res.end('secret'));
     const outcome = await strict.run(fetchTask(`${server.origin}/secret`), taskContext());
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'PATH_FORBIDDEN', retryable: false } });
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'POLICY', retryable: false } });
     expect(server.connections()).toBe(0);
   });
 
@@ -52,7 +52,7 @@ describe('fetch executor: egress policy', () => {
     const outcome = await strict.run(fetchTask(`http://localhost:${server.port}/secret`), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
-      value: { code: 'PATH_FORBIDDEN', message: expect.stringContaining('localhost') },
+      value: { code: 'POLICY', message: expect.stringContaining('localhost') },
     });
     expect(server.connections()).toBe(0);
   });
@@ -62,14 +62,14 @@ describe('fetch executor: egress policy', () => {
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
     });
     const outcome = await open.run(fetchTask(`${server.origin}/innocent`), taskContext());
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'PATH_FORBIDDEN' } });
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'POLICY' } });
     expect(server.requests).toEqual(['GET /innocent']);
   });
 
   it('refuses a redirect to a non-http scheme', async () => {
     server = await startServer((_req, res) => res.writeHead(301, { location: 'file:///etc/passwd' }).end());
     const outcome = await open.run(fetchTask(`${server.origin}/x`), taskContext());
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'PATH_FORBIDDEN' } });
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'POLICY' } });
   });
 
   it('allows loopback when configured (the local demo)', async () => {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskExecutor } from '@spindle/runtime';
 import type { FetchTask } from '@spindle/sdk';
 import { createFetchExecutor } from '@spindle/fetch-worker';
-import { closedPort, fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
+import { closedPort, fetchOptions, fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
 
 describe('fetch executor: failures become task errors', () => {
   let dataRoot: string;
@@ -62,35 +62,76 @@ describe('fetch executor: failures become task errors', () => {
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'HTTP_STATUS', retryable, httpStatus: status } });
   });
 
-  it('reports a refused connection as NETWORK, retryable', async () => {
+  it('reports a refused connection as CONNECT, retryable', async () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}/file`;
     const outcome = await executor.run(fetchTask(url), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
-      value: { code: 'NETWORK', retryable: true, message: expect.stringContaining('ECONNREFUSED') },
+      value: { code: 'CONNECT', retryable: true, message: expect.stringContaining('ECONNREFUSED') },
     });
     expect(outcome.$case === 'error' && outcome.value.message).toContain(url);
   });
 
-  it('reports a connection cut mid-body as NETWORK, retryable, and leaves no file', async () => {
+  it('reports a connection cut mid-body as TRUNCATED, retryable, and leaves no file', async () => {
     server = await startServer((_req, res) => {
       res.writeHead(200, { 'content-length': 50_000 });
       res.write(randomBytes(10_000), () => res.destroy());
     });
     const outcome = await executor.run(fetchTask(`${server.origin}/cut.bin`, { outputDir: 'cut' }), taskContext());
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'NETWORK', retryable: true } });
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true } });
     expect(await listDir(path.join(dataRoot, 'cut'))).toEqual([]);
   });
 
-  it('stops a redirect loop after maxRedirects with HTTP_STATUS', async () => {
+  it('reports a body shorter than its Content-Length as TRUNCATED, retryable, leaving no file', async () => {
+    server = await startServer((req, res) => {
+      // The server lies: it announces 1000 bytes, sends 600 and closes the connection.
+      res.socket?.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n');
+      res.socket?.end(randomBytes(600));
+      void req;
+    });
+    const outcome = await executor.run(fetchTask(`${server.origin}/short.bin`, { outputDir: 'short' }), taskContext());
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true } });
+    expect(await listDir(path.join(dataRoot, 'short'))).toEqual([]);
+  });
+
+  it('keeps exactly Content-Length bytes of a body that runs longer, and the checksum catches it', async () => {
+    const body = randomBytes(1500);
+    server = await startServer((_req, res) => {
+      // Announces 1000 bytes and sends 1500: HTTP ends the message after 1000.
+      res.socket?.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+      res.socket?.end(body);
+    });
+    const ok = await executor.run(fetchTask(`${server.origin}/long.bin`, { outputDir: 'long' }), taskContext());
+    expect(ok).toMatchObject({ $case: 'fetch', value: { bytes: 1000 } });
+    expect(await fs.readFile(path.join(dataRoot, 'long', 'long.bin'))).toEqual(body.subarray(0, 1000));
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const bad = await executor.run(fetchTask(`${server.origin}/long2.bin`, { outputDir: 'long', sha256 }), taskContext());
+    expect(bad).toMatchObject({ $case: 'error', value: { code: 'CHECKSUM_MISMATCH', retryable: false } });
+    expect(await listDir(path.join(dataRoot, 'long'))).toEqual(['long.bin']);
+  });
+
+  it('detects a redirect loop at the first repeated URL with REDIRECT, not retryable', async () => {
     server = await startServer((req, res) => {
       res.writeHead(302, { location: req.url === '/a' ? '/b' : '/a' }).end();
     });
     const outcome = await executor.run(fetchTask(`${server.origin}/a`), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
-      value: { code: 'HTTP_STATUS', retryable: false, httpStatus: 302, message: expect.stringContaining('redirects') },
+      value: { code: 'REDIRECT', retryable: false, httpStatus: 302, message: expect.stringContaining('loop') },
+    });
+    expect(server.requests).toEqual(['GET /a', 'GET /b']);
+  });
+
+  it('stops a redirect chain after maxRedirects with REDIRECT', async () => {
+    server = await startServer((req, res) => {
+      const n = Number(req.url?.slice(1));
+      res.writeHead(307, { location: `/${n + 1}` }).end();
+    });
+    const outcome = await executor.run(fetchTask(`${server.origin}/0`), taskContext());
+    expect(outcome).toMatchObject({
+      $case: 'error',
+      value: { code: 'REDIRECT', retryable: false, httpStatus: 307, message: expect.stringContaining('more than 3 redirects') },
     });
     expect(server.requests).toHaveLength(4); // the request plus maxRedirects (3) hops
   });
@@ -103,16 +144,7 @@ describe('fetch executor: failures become task errors', () => {
     const task = (n: number): FetchTask =>
       fetchTask(`${server!.origin}/0`, {
         outputDir: `redir${n}`,
-        options: {
-          maxRedirects: n,
-          maxBytes: 0,
-          connectTimeoutMs: 0,
-          headersTimeoutMs: 0,
-          idleTimeoutMs: 0,
-          totalTimeoutMs: 0,
-          perHostConcurrency: 0,
-          ifExists: 0,
-        },
+        options: fetchOptions({ maxRedirects: n }),
       });
     expect((await executor.run(task(1), taskContext())).$case).toBe('fetch');
   });
@@ -200,7 +232,7 @@ describe('fetch executor: failures become task errors', () => {
     const outcome = await executor.run(
       fetchTask(`${server.origin}/stall.bin`, {
         outputDir: 'stall',
-        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 300, totalTimeoutMs: 0, perHostConcurrency: 0, ifExists: 0 },
+        options: fetchOptions({ idleTimeoutMs: 300 }),
       }),
       taskContext(),
     );
@@ -217,7 +249,7 @@ describe('fetch executor: failures become task errors', () => {
     });
     const outcome = await executor.run(
       fetchTask(`${server.origin}/silent`, {
-        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 300, idleTimeoutMs: 0, totalTimeoutMs: 0, perHostConcurrency: 0, ifExists: 0 },
+        options: fetchOptions({ headersTimeoutMs: 300 }),
       }),
       taskContext(),
     );
@@ -236,7 +268,7 @@ describe('fetch executor: failures become task errors', () => {
     const outcome = await executor.run(
       fetchTask(`${server.origin}/trickle`, {
         outputDir: 'trickle',
-        options: { maxBytes: 0, maxRedirects: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 0, totalTimeoutMs: 400, perHostConcurrency: 0, ifExists: 0 },
+        options: fetchOptions({ totalTimeoutMs: 400 }),
       }),
       taskContext(),
     );

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TaskContext, TaskProgressUpdate } from '@spindle/runtime';
-import type { FetchTask } from '@spindle/sdk';
+import type { FetchOptions, FetchTask } from '@spindle/sdk';
 
 /** A real HTTP server on 127.0.0.1 with an ephemeral port. */
 export interface TestServer {
@@ -59,7 +59,32 @@ export async function makeDataRoot(): Promise<string> {
 }
 
 export function fetchTask(url: string, fields: Partial<FetchTask> = {}): FetchTask {
-  return { url, outputDir: 'out', fileName: '', sha256: '', expectedSize: 0, options: undefined, ...fields };
+  return {
+    url,
+    outputDir: 'out',
+    fileName: '',
+    sha256: '',
+    expectedSize: 0,
+    options: undefined,
+    maxAttempts: 0,
+    nameFromResponse: false,
+    ...fields,
+  };
+}
+
+/** FetchOptions with every field zero ("worker default") except those given. */
+export function fetchOptions(fields: Partial<FetchOptions> = {}): FetchOptions {
+  return {
+    maxBytes: 0,
+    maxRedirects: 0,
+    connectTimeoutMs: 0,
+    headersTimeoutMs: 0,
+    idleTimeoutMs: 0,
+    totalTimeoutMs: 0,
+    perHostConcurrency: 0,
+    ifExists: 0,
+    ...fields,
+  };
 }
 
 export interface TestContext extends TaskContext {
@@ -67,13 +92,13 @@ export interface TestContext extends TaskContext {
   updates: TaskProgressUpdate[];
 }
 
-export function taskContext(): TestContext {
+export function taskContext(fields: Partial<Pick<TaskContext, 'taskId' | 'attempt' | 'jobId'>> = {}): TestContext {
   const controller = new AbortController();
   const updates: TaskProgressUpdate[] = [];
   return {
-    taskId: randomUUID(),
-    attempt: 1,
-    jobId: 'job-1',
+    taskId: fields.taskId ?? randomUUID(),
+    attempt: fields.attempt ?? 1,
+    jobId: fields.jobId ?? 'job-1',
     signal: controller.signal,
     progress: (u) => updates.push(u),
     controller,

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { invalidArgument, SpindleError } from '@spindle/runtime';
+import { invalidArgument, planFileNames, SpindleError } from '@spindle/runtime';
 import {
   FetchTask,
   JobKind,
@@ -105,30 +105,42 @@ function checkItemCount(field: string, n: number, limits: SpecLimits): void {
   }
 }
 
+/**
+ * Plans a fetch job's tasks. Every item gets its final file name here, unique
+ * within the job by the rule of `planFileNames` (docs/worker-protocol.md, "File
+ * names"), so that items never overwrite each other whatever order they finish in.
+ */
 function planFetch(
   field: string,
   spec: FetchJobSpec | undefined,
   jobId: string,
   limits: SpecLimits,
+  maxAttempts: number,
 ): PlannedTask[] {
   if (!spec) throw invalidArgument(field, 'is required');
   checkItemCount(`${field}.items`, spec.items.length, limits);
   checkRelativeDir(`${field}.output_dir`, spec.outputDir);
   const outputDir = spec.outputDir || `jobs/${jobId}`;
-  return spec.items.map((item, idx) => {
+  spec.items.forEach((item, idx) => {
     const f = `${field}.items[${idx}]`;
     checkUrl(`${f}.url`, item.url);
     if (item.sha256 && !/^[0-9a-fA-F]{64}$/.test(item.sha256)) {
       throw invalidArgument(`${f}.sha256`, 'must be 64 hex digits');
     }
     if (item.fileName.length > 1024) throw invalidArgument(`${f}.file_name`, 'longer than 1024 characters');
+  });
+  const names = planFileNames(spec.items);
+  return spec.items.map((item, idx) => {
+    const name = names[idx]!;
     const task = FetchTask.encode({
       url: item.url,
       outputDir,
-      fileName: item.fileName,
+      fileName: name.name,
       sha256: item.sha256.toLowerCase(),
       expectedSize: item.expectedSize,
       options: spec.options,
+      maxAttempts,
+      nameFromResponse: name.fromResponse,
     }).finish();
     return { idx, kind: TaskKind.TASK_KIND_FETCH, target: item.url, spec: task };
   });
@@ -142,12 +154,13 @@ export function planJob(spec: JobSpec | undefined, jobId: string, limits: SpecLi
   if (!spec?.kind) throw invalidArgument('spec', 'one of spec.fetch, spec.stats, spec.fetch_then_stats is required');
   if (spec.name.length > 200) throw invalidArgument('spec.name', 'longer than 200 characters');
   if (spec.retry && spec.retry.maxAttempts > 20) throw invalidArgument('spec.retry.max_attempts', 'at most 20');
+  const { maxAttempts } = compileRetryPolicy(spec.retry);
   switch (spec.kind.$case) {
     case 'fetch':
-      return planFetch('spec.fetch', spec.kind.value, jobId, limits);
+      return planFetch('spec.fetch', spec.kind.value, jobId, limits, maxAttempts);
     case 'fetchThenStats':
       checkDialect('spec.fetch_then_stats.dialect', spec.kind.value.dialect);
-      return planFetch('spec.fetch_then_stats.fetch', spec.kind.value.fetch, jobId, limits);
+      return planFetch('spec.fetch_then_stats.fetch', spec.kind.value.fetch, jobId, limits, maxAttempts);
     case 'stats': {
       const s = spec.kind.value;
       checkItemCount('spec.stats.sources', s.sources.length, limits);

@@ -4,25 +4,58 @@ import * as path from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { FetchResult } from '@spindle/sdk';
-import type { FetchLimits } from '../threads/protocol';
-import { FetchError, fileSystemError, httpStatusError } from './error-codes';
+import { numberedFileName, sanitizeFileName } from '@spindle/runtime/file-names';
+import type { ExistingFilePolicyName, FetchLimits } from '../threads/protocol';
+import {
+  classifyError,
+  errorCodeOf,
+  FetchError,
+  fileSystemError,
+  httpStatusError,
+  type FailurePhase,
+} from './error-codes';
+import {
+  acceptsByteRanges,
+  contentDispositionFileName,
+  parseContentRange,
+  resumeValidator,
+} from './http-headers';
 import type { EgressPolicy } from './url-policy';
 
 /** One download, every input already validated and resolved. */
 export interface DownloadJob {
   /** The URL as given in the task (reported back in the result and in errors). */
   url: string;
+  /**
+   * The URL's origin and path + query, split by the caller, which has also
+   * checked it against the egress policy: the first request needs no URL
+   * parsing here (redirects are parsed and checked hop by hop).
+   */
+  origin: string;
+  path: string;
   /** Absolute folder the file goes to; exists and is inside the data root. */
   dirAbs: string;
-  /** POSIX path of the final file relative to the data root (FetchResult.path). */
-  relPath: string;
+  /** POSIX folder relative to the data root ('' = the root); FetchResult.path is relDir/name. */
+  relDir: string;
+  /** Sanitized final file name (unique within the job when planned by the coordinator). */
   fileName: string;
-  /** Temporary name in the same folder, unique to this task attempt. */
-  tempName: string;
+  /** Use the response's Content-Disposition name when there is one and it is free (FetchTask.name_from_response). */
+  nameFromResponse: boolean;
+  /**
+   * Hidden stem unique to the task (not the attempt): this attempt writes
+   * `<tempStem>.<attempt>.part`; a partial body kept for the next attempt is
+   * `<tempStem>.resume` with its metadata in `<tempStem>.resume.json`.
+   */
+  tempStem: string;
+  /** Attempt number, from 1. */
+  attempt: number;
+  /** A retryable failure may leave its partial body for the next attempt (FetchTask.max_attempts). */
+  keepPartial: boolean;
   /** Expected SHA-256, lowercase hex; '' = don't check. */
   sha256: string;
   /** Expected size in bytes; 0 = don't check. */
   expectedSize: number;
+  ifExists: ExistingFilePolicyName;
   limits: FetchLimits;
 }
 
@@ -33,52 +66,126 @@ export interface DownloadEnv {
   egress: EgressPolicy;
   /** Request headers sent with every request (shared, never mutated). */
   headers: Readonly<Record<string, string>>;
+  /** Where kept partial bodies are registered, so that they are removed if nobody resumes them. */
+  partials: PartialRegistry;
+  /** Enforces the total timeout of every download (one timer for all of them). */
+  deadlines: Deadlines;
+  /** Told the size of every body chunk received (the thread bounds its buffer garbage with it). */
+  received(bytes: number): void;
+}
+
+/**
+ * How the caller stops a running download: `download` sets `cancel` when it
+ * starts and clears it when it settles. Calling it with a FetchError (normally
+ * CANCELLED) makes that the error; once the whole body has arrived, the
+ * download completes anyway. (A plain callback rather than an AbortSignal:
+ * EventTarget listeners per download showed up in profiles of tiny files.)
+ */
+export interface DownloadControl {
+  cancel: ((reason: FetchError) => void) | null;
 }
 
 export interface DownloadOptions {
-  /**
-   * Aborts the download; its `reason` (a FetchError, normally CANCELLED) becomes
-   * the error. Once the whole body has arrived, the download completes anyway.
-   */
-  signal: AbortSignal;
+  control: DownloadControl;
   /** Running totals, called at most every {@link PROGRESS_INTERVAL_MS}. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+/**
+ * Deadlines of many downloads, checked by one coarse interval timer instead of
+ * a timer per download (timer insertion and removal per file add up over
+ * thousands of tiny downloads). Precision is {@link Deadlines.tickMs}.
+ */
+export class Deadlines {
+  readonly tickMs: number;
+  readonly #entries = new Set<{ at: number; fire: () => void }>();
+  #timer: NodeJS.Timeout | null = null;
+
+  /** @param tickMs how often deadlines are checked, in ms. */
+  constructor(tickMs = 50) {
+    this.tickMs = tickMs;
+  }
+
+  /** Calls `fire` once `ms` have passed, unless the returned function is called first. */
+  add(ms: number, fire: () => void): () => void {
+    const entry = { at: Date.now() + ms, fire };
+    this.#entries.add(entry);
+    if (this.#timer === null) {
+      this.#timer = setInterval(() => this.#check(), this.tickMs);
+      this.#timer.unref();
+    }
+    return () => this.#remove(entry);
+  }
+
+  #remove(entry: { at: number; fire: () => void }): void {
+    this.#entries.delete(entry);
+    if (this.#entries.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  #check(): void {
+    const now = Date.now();
+    for (const entry of this.#entries) {
+      if (entry.at <= now) {
+        this.#remove(entry);
+        entry.fire();
+      }
+    }
+  }
 }
 
 /** Smallest gap between two progress reports of one download, in ms. */
 export const PROGRESS_INTERVAL_MS = 250;
 
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-/** Bodies up to this size stay in memory and reach the disk with one open/writev/close. */
+/**
+ * Bodies up to this size stay in memory and reach the disk at the end with one
+ * synchronous open/write/close/rename. These threads only do I/O, and on a
+ * local or page-cached file system each of those calls takes microseconds:
+ * cheaper than four round trips through libuv's thread pool. Larger bodies
+ * stream to disk asynchronously, so a slow disk never blocks the thread long.
+ */
 const SPILL_BYTES = 256 * 1024;
-/** The socket is paused while this much data waits for the disk. */
+/** The socket is paused while this much data waits for the disk (or for hashing). */
 const HIGH_WATER_BYTES = 1024 * 1024;
 /** Bodies of redirects and error responses are read (keeping the connection) up to this. */
 const DISCARD_LIMIT_BYTES = 64 * 1024;
-/** setTimeout's largest delay; larger values would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
+/** A partial body is kept for resumption only from this size on; below it, starting over is as cheap. */
+const MIN_RESUME_BYTES = SPILL_BYTES;
+/** Read size when hashing a file already on disk. */
+const HASH_READ_BYTES = 1024 * 1024;
+/** Most numbered names tried for RENAME before giving up. */
+const MAX_RENAME_TRIES = 10_000;
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 // O_NOFOLLOW: a symlink planted at the temporary name must not redirect the write.
-const WRITE_FLAGS =
-  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | (fs.constants.O_NOFOLLOW ?? 0);
+const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | O_NOFOLLOW;
+const APPEND_FLAGS = fs.constants.O_WRONLY | fs.constants.O_APPEND | O_NOFOLLOW;
 
 /**
- * Downloads `job.url` to `job.relPath`: GET (following redirects, each hop
- * checked against the egress policy) → body hashed while it streams into a
- * temporary file in the same folder → size and SHA-256 checked → atomic rename.
+ * Downloads `job.url` into `job.dirAbs`: GET (following redirects, each hop
+ * checked against the egress policy, loops refused) → body hashed while it
+ * streams into a temporary file in the same folder → size and SHA-256 checked →
+ * atomic rename to the final name (per `ifExists`).
+ *
+ * Resume: a later attempt that finds the partial body an earlier attempt kept
+ * asks for the rest with `Range`, guarded by `If-Range`; a 206 appends to it
+ * (the kept bytes are hashed first), anything else starts over. A failed
+ * attempt keeps its partial body only when the failure is retryable, another
+ * attempt will follow (`keepPartial`), the server named a validator and serves
+ * byte ranges, and at least {@link MIN_RESUME_BYTES} arrived.
  *
  * Nothing is ever left at the final name unless complete and verified; the
- * temporary file is removed on every failure, and the promise settles only after
- * that cleanup. Rejects with a FetchError for every expected failure (undici and
- * socket errors are rejected as they are; classify them with `toTaskError`).
+ * temporary file is removed on every other failure and on cancellation, and
+ * the promise settles only after that cleanup. Rejects with a classified
+ * FetchError.
  */
-export async function download(
-  job: DownloadJob,
-  env: DownloadEnv,
-  options: DownloadOptions,
-): Promise<FetchResult> {
+export async function download(job: DownloadJob, env: DownloadEnv, options: DownloadOptions): Promise<FetchResult> {
   const startedAt = performance.now();
-  const { signal, onProgress } = options;
+  const { control, onProgress } = options;
   const { limits } = job;
+  const partPath = inDir(job, `${job.tempStem}.${job.attempt}.part`);
   let hop: Hop | null = null;
   let stopReason: FetchError | null = null;
   const stop = (reason: FetchError): void => {
@@ -86,93 +193,480 @@ export async function download(
     stopReason = reason;
     hop?.abort(reason);
   };
-  const onAbort = (): void => stop(asFetchError(signal.reason, job.url));
-  if (signal.aborted) throw asFetchError(signal.reason, job.url);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(
-    () =>
-      stop(new FetchError('TIMEOUT', `GET ${job.url}: took longer than ${limits.totalTimeoutMs} ms`, true)),
-    Math.min(limits.totalTimeoutMs, MAX_TIMER_MS),
+  control.cancel = stop;
+  const clearDeadline = env.deadlines.add(limits.totalTimeoutMs, () =>
+    stop(new FetchError('TIMEOUT', `GET ${job.url}: took longer than ${limits.totalTimeoutMs} ms`, { retryable: true })),
   );
+  // What this attempt has at partPath: nothing, a resumable prefix, or bytes to remove.
+  let disk: DiskState = null;
   try {
-    let url: URL;
-    try {
-      url = new URL(job.url);
-    } catch {
-      throw new FetchError('INVALID_SPEC', `${JSON.stringify(job.url)} is not a valid URL`);
+    let existing: ExistingFile | null = null;
+    if (job.ifExists === 'skip') {
+      existing = await inspectExisting(job);
+      if (existing?.identical === true) return await skippedResult(job, existing, 0, startedAt);
     }
+    let resume = job.attempt > 1 ? claimPartial(job, partPath, env.partials) : null;
+    disk = resume;
     const dispatcher = env.dispatcher(limits.connectTimeoutMs);
     const progressAt = { next: Date.now() + PROGRESS_INTERVAL_MS };
-    for (let redirects = 0; ; redirects++) {
-      env.egress.checkUrl(url);
+    // Only redirects need a parsed URL (to resolve Location and to detect loops).
+    let url: URL | null = null;
+    let visited: Set<string> | null = null;
+    for (let redirects = 0; ; ) {
+      if (url !== null) env.egress.checkUrl(url);
       if (stopReason !== null) throw stopReason;
-      hop = new Hop(job, path.join(job.dirAbs, job.tempName), onProgress, progressAt);
-      const outcome = await hop.run(dispatcher, url, env.headers);
-      hop = null;
-      if (outcome.type === 'file') {
-        await renameIntoPlace(job);
-        return {
-          url: job.url,
-          path: job.relPath,
-          bytes: outcome.bytes,
-          sha256: outcome.sha256,
-          httpStatus: outcome.status,
-          durationMs: Math.min(Math.round(performance.now() - startedAt), 0xffffffff),
-          contentType: outcome.contentType,
-        };
-      }
-      if (outcome.type === 'status') {
-        throw httpStatusError(job.url, outcome.status, redirects > 0 ? url.href : job.url);
-      }
-      if (redirects >= limits.maxRedirects) {
-        throw new FetchError(
-          'HTTP_STATUS',
-          `GET ${job.url}: more than ${limits.maxRedirects} redirects (last to ${outcome.location})`,
-          false,
-          outcome.status,
-        );
-      }
+      hop = new Hop(job, env, partPath, resume, existing, onProgress, progressAt);
+      let outcome: HopOutcome;
       try {
-        url = new URL(outcome.location, url);
-      } catch {
-        throw new FetchError(
-          'HTTP_STATUS',
-          `GET ${job.url}: redirect (HTTP ${outcome.status}) to an invalid Location ${JSON.stringify(outcome.location)}`,
-          false,
-          outcome.status,
-        );
+        const headers = resume === null ? env.headers : rangeHeaders(env.headers, resume);
+        outcome = await (url === null
+          ? hop.run(dispatcher, job.origin, job.path, headers)
+          : hop.run(dispatcher, url.origin, url.pathname + url.search, headers));
+      } finally {
+        // A hop that never wrote (or only buffered in memory) left the claimed prefix as it was.
+        if (hop.touchedDisk) disk = hop.diskState() ?? disk;
+        hop = null;
       }
-      url.hash = '';
+      switch (outcome.type) {
+        case 'file': {
+          const placed = placeFile(job, partPath, outcome);
+          const name = typeof placed === 'string' ? placed : await placed;
+          disk = null;
+          return {
+            url: job.url,
+            path: relPathOf(job, name),
+            bytes: outcome.bytes,
+            sha256: outcome.sha256,
+            httpStatus: outcome.status,
+            durationMs: elapsedMs(startedAt),
+            contentType: outcome.contentType,
+            skipped: outcome.skipped,
+            resumedBytes: outcome.resumedBytes,
+          };
+        }
+        case 'skipped':
+          removeQuietly(partPath);
+          disk = null;
+          return await skippedResult(job, outcome.existing, outcome.status, startedAt);
+        case 'restart':
+          // The server would not continue the kept prefix (416, or a range we did not ask for): start over.
+          removeQuietly(partPath);
+          disk = null;
+          resume = null;
+          continue;
+        case 'status':
+          throw httpStatusError(job.url, outcome.status, url?.href ?? job.url, outcome.retryAfter);
+        case 'redirect': {
+          if (url === null) {
+            url = new URL(job.url);
+            visited = new Set<string>([url.href]);
+          }
+          let next: URL;
+          try {
+            next = new URL(outcome.location, url);
+          } catch {
+            throw new FetchError(
+              'REDIRECT',
+              `GET ${job.url}: redirect (HTTP ${outcome.status}) to an invalid Location ${JSON.stringify(outcome.location)}`,
+              { httpStatus: outcome.status },
+            );
+          }
+          next.hash = '';
+          if (visited?.has(next.href) === true) {
+            throw new FetchError('REDIRECT', `GET ${job.url}: redirect loop (HTTP ${outcome.status} back to ${next.href})`, {
+              httpStatus: outcome.status,
+            });
+          }
+          if (++redirects > limits.maxRedirects) {
+            throw new FetchError(
+              'REDIRECT',
+              `GET ${job.url}: more than ${limits.maxRedirects} redirects (last to ${next.href})`,
+              { httpStatus: outcome.status },
+            );
+          }
+          visited?.add(next.href);
+          url = next;
+          break;
+        }
+      }
     }
+  } catch (err) {
+    const error = classifyError(err, job.url);
+    const failure = error.code === 'POLICY' && !error.message.includes(job.url)
+      ? new FetchError('POLICY', `GET ${job.url}: ${error.message}`, { cause: error })
+      : error;
+    settlePartial(job, partPath, disk, failure, env.partials);
+    throw failure;
   } finally {
-    clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
+    clearDeadline();
+    control.cancel = null;
   }
 }
 
-/** Moves the complete temporary file to its final name, or removes it. */
-function renameIntoPlace(job: DownloadJob): Promise<void> {
-  const temp = path.join(job.dirAbs, job.tempName);
-  return new Promise((resolve, reject) => {
-    fs.rename(temp, path.join(job.dirAbs, job.fileName), (err) => {
-      if (err === null) {
-        resolve();
-        return;
+/** The request headers of a resuming request. */
+function rangeHeaders(base: Readonly<Record<string, string>>, resume: KeptPartial): Record<string, string> {
+  return { ...base, range: `bytes=${resume.bytes}-`, 'if-range': resume.validator };
+}
+
+/**
+ * `name` (one sanitized segment, never a separator) inside the job's folder. A
+ * plain concatenation: path.join normalises the whole path, which showed up in
+ * profiles of thousands of tiny files.
+ */
+function inDir(job: DownloadJob, name: string): string {
+  return job.dirAbs + path.sep + name;
+}
+
+function relPathOf(job: DownloadJob, name: string): string {
+  return job.relDir === '' ? name : `${job.relDir}/${name}`;
+}
+
+function elapsedMs(startedAt: number): number {
+  return Math.min(Math.round(performance.now() - startedAt), 0xffffffff);
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Already gone (or never created): nothing to clean up.
+  }
+}
+
+// ------------------------------------------------------------ partial bodies (resume)
+
+/** A partial body on disk that a later attempt may continue. */
+interface KeptPartial {
+  /** Bytes in the file. */
+  bytes: number;
+  /** Strong ETag or Last-Modified, sent as If-Range. */
+  validator: string;
+  /** The complete size if known, else 0 (progress only). */
+  total: number;
+}
+
+/** What an attempt has at its part path: nothing, a resumable prefix, or bytes to remove. */
+type DiskState = KeptPartial | 'dirty' | null;
+
+interface PartialMeta extends KeptPartial {
+  v: 1;
+  url: string;
+}
+
+function resumePaths(job: DownloadJob): { file: string; meta: string } {
+  const file = inDir(job, `${job.tempStem}.resume`);
+  return { file, meta: `${file}.json` };
+}
+
+/**
+ * Takes over the partial body an earlier attempt of this task kept, by renaming
+ * it to this attempt's part name (atomic: of two racing attempts, one wins).
+ * Returns null when there is none or it does not match its metadata.
+ */
+function claimPartial(job: DownloadJob, partPath: string, registry: PartialRegistry): KeptPartial | null {
+  const { file, meta } = resumePaths(job);
+  try {
+    fs.renameSync(file, partPath);
+  } catch {
+    removeQuietly(meta); // metadata of a keep that never completed
+    return null;
+  }
+  registry.forget(file);
+  let parsed: Partial<PartialMeta> | null = null;
+  try {
+    parsed = JSON.parse(fs.readFileSync(meta, 'utf8')) as Partial<PartialMeta>;
+  } catch {
+    parsed = null;
+  }
+  removeQuietly(meta);
+  let size = -1;
+  try {
+    size = fs.statSync(partPath).size;
+  } catch {
+    size = -1;
+  }
+  if (
+    parsed === null ||
+    parsed.v !== 1 ||
+    parsed.url !== job.url ||
+    typeof parsed.validator !== 'string' ||
+    parsed.validator === '' ||
+    typeof parsed.bytes !== 'number' ||
+    parsed.bytes !== size ||
+    parsed.bytes <= 0
+  ) {
+    removeQuietly(partPath);
+    return null;
+  }
+  return { bytes: parsed.bytes, validator: parsed.validator, total: typeof parsed.total === 'number' ? parsed.total : 0 };
+}
+
+/**
+ * After a failure: keeps the partial body for the next attempt when that is
+ * allowed and worthwhile, otherwise removes it. Never throws.
+ */
+function settlePartial(
+  job: DownloadJob,
+  partPath: string,
+  disk: DiskState,
+  error: FetchError,
+  registry: PartialRegistry,
+): void {
+  if (disk === null) return;
+  if (disk !== 'dirty' && job.keepPartial && error.retryable && error.code !== 'CANCELLED') {
+    const { file, meta } = resumePaths(job);
+    const record: PartialMeta = { v: 1, url: job.url, ...disk };
+    try {
+      // Metadata first: a claim only trusts a resume file whose metadata it can read.
+      const fd = fs.openSync(meta, CREATE_FLAGS, 0o644);
+      try {
+        fs.writeSync(fd, JSON.stringify(record));
+      } finally {
+        fs.closeSync(fd);
       }
-      fs.unlink(temp, () => reject(fileSystemError(err, job.url, job.relPath)));
+      fs.renameSync(partPath, file);
+      registry.keep(file);
+      return;
+    } catch {
+      removeQuietly(meta);
+    }
+  }
+  removeQuietly(partPath);
+}
+
+/**
+ * Kept partial bodies of one thread. A partial is normally claimed by the next
+ * attempt within seconds; the registry removes those nobody claimed after a
+ * time-to-live (the job was cancelled or the task went elsewhere and failed),
+ * and all of them when the thread shuts down.
+ */
+export class PartialRegistry {
+  readonly #kept = new Map<string, number>();
+  readonly #ttlMs: number;
+
+  /** @param ttlMs how long an unclaimed partial body is kept, in ms. */
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
+  }
+
+  get size(): number {
+    return this.#kept.size;
+  }
+
+  keep(file: string): void {
+    this.#kept.set(file, Date.now());
+  }
+
+  forget(file: string): void {
+    this.#kept.delete(file);
+  }
+
+  /** Removes the partial bodies older than the time-to-live. */
+  sweep(now = Date.now()): void {
+    for (const [file, at] of this.#kept) {
+      if (now - at >= this.#ttlMs) this.#remove(file);
+    }
+  }
+
+  /** Removes every partial body this thread kept (shutdown). */
+  removeAll(): void {
+    for (const file of [...this.#kept.keys()]) this.#remove(file);
+  }
+
+  #remove(file: string): void {
+    this.#kept.delete(file);
+    removeQuietly(file);
+    removeQuietly(`${file}.json`);
+  }
+}
+
+// ------------------------------------------------------------ existing files (if_exists)
+
+/** A file already at the final name, as far as SKIP_IDENTICAL needs to know it. */
+interface ExistingFile {
+  size: number;
+  /** Its SHA-256 when already computed, else ''. */
+  sha256: string;
+  /** true: identical, skip; false: different, overwrite; null: compare with the response. */
+  identical: boolean | null;
+}
+
+/**
+ * SKIP_IDENTICAL before any request: decides from the task's expectations
+ * alone when it can (expected SHA-256, else expected size), else leaves the
+ * comparison to the response (null). No file: null.
+ */
+async function inspectExisting(job: DownloadJob): Promise<ExistingFile | null> {
+  const target = inDir(job, job.fileName);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(target);
+  } catch {
+    return null;
+  }
+  if (!st.isFile()) return null;
+  if (job.expectedSize > 0 && st.size !== job.expectedSize) return { size: st.size, sha256: '', identical: false };
+  if (job.sha256 !== '') {
+    const sha256 = await hashFile(target, st.size);
+    return { size: st.size, sha256, identical: sha256 === job.sha256 };
+  }
+  if (job.expectedSize > 0) return { size: st.size, sha256: await hashFile(target, st.size), identical: true };
+  return { size: st.size, sha256: '', identical: null };
+}
+
+async function skippedResult(
+  job: DownloadJob,
+  existing: ExistingFile,
+  status: number,
+  startedAt: number,
+): Promise<FetchResult> {
+  const file = inDir(job, job.fileName);
+  const sha256 = existing.sha256 !== '' ? existing.sha256 : await hashFile(file, existing.size);
+  return {
+    url: job.url,
+    path: relPathOf(job, job.fileName),
+    bytes: existing.size,
+    sha256,
+    httpStatus: status,
+    durationMs: elapsedMs(startedAt),
+    contentType: '',
+    skipped: true,
+    resumedBytes: 0,
+  };
+}
+
+/** SHA-256 of the first `size` bytes of a file, read asynchronously in large blocks. */
+async function hashFile(file: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  await hashInto(file, size, hash);
+  return hash.digest('hex');
+}
+
+/** Feeds the first `size` bytes of a file into `into`. */
+function hashInto(file: string, size: number, into: Hash): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    fs.open(file, fs.constants.O_RDONLY | O_NOFOLLOW, (err, fd) => {
+      if (err !== null) return reject(err);
+      const buffer = Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, Math.max(1, size)));
+      let done = 0;
+      const finish = (error: unknown): void => {
+        fs.close(fd, () => (error === null ? resolve() : reject(error)));
+      };
+      const next = (): void => {
+        if (done >= size) return finish(null);
+        fs.read(fd, buffer, 0, Math.min(buffer.length, size - done), done, (e, n) => {
+          if (e !== null) return finish(e);
+          if (n === 0) return finish(new Error(`${file} is shorter than ${size} bytes`));
+          into.update(buffer.subarray(0, n));
+          done += n;
+          next();
+        });
+      };
+      next();
     });
   });
 }
 
-function asFetchError(reason: unknown, url: string): FetchError {
-  if (reason instanceof FetchError) return reason;
-  return new FetchError('CANCELLED', `GET ${url}: cancelled`);
+// ------------------------------------------------------------ the final name
+
+/**
+ * Moves the complete temporary file to its final name and returns that name:
+ * the Content-Disposition name when the task asks for it and it is free, else
+ * the planned name per `ifExists` (OVERWRITE replaces atomically, RENAME takes
+ * the first free `name (k).ext`, SKIP_IDENTICAL keeps an identical file).
+ * Creating a name that must not replace anything uses link(2), which fails if
+ * the name exists, so concurrent workers cannot take the same one.
+ */
+function placeFile(job: DownloadJob, partPath: string, outcome: FileOutcome): string | Promise<string> {
+  if (job.ifExists === 'skip' && outcome.existing !== null && outcome.existing.identical === null) {
+    return placeUnlessIdentical(job, partPath, outcome, outcome.existing);
+  }
+  try {
+    if (job.nameFromResponse && outcome.suggestedName !== '') {
+      const name = sanitizeFileName(outcome.suggestedName);
+      if (claimName(job, partPath, name)) return name;
+    }
+    if (job.ifExists === 'rename') {
+      for (let k = 0; k < MAX_RENAME_TRIES; k++) {
+        const name = k === 0 ? job.fileName : numberedFileName(job.fileName, k);
+        if (claimName(job, partPath, name)) return name;
+      }
+      throw new FetchError(
+        'INTERNAL',
+        `GET ${job.url}: no free name like ${relPathOf(job, job.fileName)} after ${MAX_RENAME_TRIES} tries`,
+      );
+    }
+    fs.renameSync(partPath, inDir(job, job.fileName));
+    return job.fileName;
+  } catch (err) {
+    removeQuietly(partPath);
+    throw fileSystemError(err, job.url, relPathOf(job, job.fileName));
+  }
+}
+
+/** SKIP_IDENTICAL when no size was known before the body: compare now, and keep an identical file untouched. */
+async function placeUnlessIdentical(
+  job: DownloadJob,
+  partPath: string,
+  outcome: FileOutcome,
+  existing: ExistingFile,
+): Promise<string> {
+  const target = inDir(job, job.fileName);
+  try {
+    if (existing.size === outcome.bytes && (await hashFile(target, existing.size)) === outcome.sha256) {
+      removeQuietly(partPath);
+      outcome.skipped = true;
+      return job.fileName;
+    }
+    fs.renameSync(partPath, target);
+    return job.fileName;
+  } catch (err) {
+    removeQuietly(partPath);
+    throw fileSystemError(err, job.url, relPathOf(job, job.fileName));
+  }
+}
+
+/** Links the temporary file to `name` if nothing has that name yet, then removes the temporary name. */
+function claimName(job: DownloadJob, partPath: string, name: string): boolean {
+  const target = inDir(job, name);
+  try {
+    fs.linkSync(partPath, target);
+  } catch (err) {
+    const code = errorCodeOf(err);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    // A file system without hard links: check, then rename (not atomic, the best it allows).
+    if (fs.existsSync(target)) return false;
+    fs.renameSync(partPath, target);
+    return true;
+  }
+  removeQuietly(partPath);
+  return true;
+}
+
+// ------------------------------------------------------------ one request
+
+interface FileOutcome {
+  type: 'file';
+  status: number;
+  bytes: number;
+  sha256: string;
+  contentType: string;
+  resumedBytes: number;
+  /** The Content-Disposition file name, unsanitized ('' if none). */
+  suggestedName: string;
+  /** The existing file to compare with (SKIP_IDENTICAL without a known size), else null. */
+  existing: ExistingFile | null;
+  /** Set by placeFile when the existing file was kept. */
+  skipped: boolean;
 }
 
 type HopOutcome =
   | { type: 'redirect'; status: number; location: string }
-  | { type: 'status'; status: number }
-  | { type: 'file'; status: number; bytes: number; sha256: string; contentType: string };
+  | { type: 'status'; status: number; retryAfter: string | undefined }
+  | { type: 'skipped'; status: number; existing: ExistingFile }
+  | { type: 'restart' }
+  | FileOutcome;
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -188,7 +682,10 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
  */
 class Hop implements Dispatcher.DispatchHandler {
   readonly #job: DownloadJob;
-  readonly #tempPath: string;
+  readonly #env: DownloadEnv;
+  readonly #partPath: string;
+  readonly #resume: KeptPartial | null;
+  readonly #existing: ExistingFile | null;
   readonly #onProgress: DownloadOptions['onProgress'];
   readonly #progressAt: { next: number };
   #controller: Dispatcher.DispatchController | null = null;
@@ -197,30 +694,58 @@ class Hop implements Dispatcher.DispatchHandler {
   /** The whole body arrived; from here on the hop completes even if aborted. */
   #complete = false;
   #abortReason: Error | null = null;
-  #decided: HopOutcome | null = null;
+  #decided: Exclude<HopOutcome, FileOutcome> | null = null;
   #discarded = 0;
   #status = 0;
+  /** Body bytes so far, the resumed prefix included. */
   #bytes = 0;
+  #resumedBytes = 0;
   #bytesTotal = 0;
   #contentType = '';
+  #suggestedName = '';
+  /** Validator of this response when it can be resumed later, else ''. */
+  #validator = '';
   #hash: Hash | null = null;
+  /** Body chunks waiting to be hashed after the resumed prefix; null when hashing is in order. */
+  #hashBacklog: Buffer[] | null = null;
+  #hashBacklogBytes = 0;
   #file: TempFile | null = null;
+  /** The body ended while the resumed prefix was still being hashed. */
+  #finishAfterPrefix = false;
+  /** Known state of the part file after this hop settled (see diskState). */
+  #disk: DiskState = null;
   #resolve: (outcome: HopOutcome) => void = () => {};
   #reject: (err: unknown) => void = () => {};
 
   constructor(
     job: DownloadJob,
-    tempPath: string,
+    env: DownloadEnv,
+    partPath: string,
+    resume: KeptPartial | null,
+    existing: ExistingFile | null,
     onProgress: DownloadOptions['onProgress'],
     progressAt: { next: number },
   ) {
     this.#job = job;
-    this.#tempPath = tempPath;
+    this.#env = env;
+    this.#partPath = partPath;
+    this.#resume = resume;
+    this.#existing = existing;
     this.#onProgress = onProgress;
     this.#progressAt = progressAt;
   }
 
-  run(dispatcher: Dispatcher, url: URL, headers: Readonly<Record<string, string>>): Promise<HopOutcome> {
+  /** Whether this hop wrote to the part file (then {@link diskState} says what is there). */
+  get touchedDisk(): boolean {
+    return this.#file !== null;
+  }
+
+  /** After the hop settled: what the part file holds. */
+  diskState(): DiskState {
+    return this.#disk;
+  }
+
+  run(dispatcher: Dispatcher, origin: string, path: string, headers: Readonly<Record<string, string>>): Promise<HopOutcome> {
     return new Promise<HopOutcome>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -228,8 +753,8 @@ class Hop implements Dispatcher.DispatchHandler {
       try {
         dispatcher.dispatch(
           {
-            origin: url.origin,
-            path: url.pathname + url.search,
+            origin,
+            path,
             method: 'GET',
             headers,
             headersTimeout: limits.headersTimeoutMs,
@@ -259,38 +784,107 @@ class Hop implements Dispatcher.DispatchHandler {
     if (this.#settled && !this.#complete) controller.abort(this.#abortReason ?? new Error('aborted'));
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (this.#settled) return;
     this.#status = statusCode;
-    const { url, limits, expectedSize } = this.#job;
     const lengthHeader = headerValue(headers, 'content-length');
     const parsed = lengthHeader === undefined ? NaN : Number(lengthHeader);
     const length = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : null;
     if (statusCode >= 200 && statusCode < 300) {
-      if (length !== null && length > limits.maxBytes) {
-        this.abort(tooLarge(url, limits.maxBytes, `announces ${length} bytes`));
-        return;
-      }
-      if (length !== null && expectedSize > 0 && length !== expectedSize) {
-        this.abort(sizeMismatch(url, expectedSize, `announces ${length} bytes`));
-        return;
-      }
-      this.#bytesTotal = length ?? expectedSize;
-      this.#contentType = headerValue(headers, 'content-type') ?? '';
-      this.#hash = createHash('sha256');
-      this.#file = new TempFile(this.#tempPath, this);
+      this.#startBody(controller, statusCode, headers, length);
       return;
     }
     const location = headerValue(headers, 'location');
-    this.#decided =
-      REDIRECT_STATUSES.has(statusCode) && location !== undefined && location !== ''
-        ? { type: 'redirect', status: statusCode, location }
-        : { type: 'status', status: statusCode };
+    if (statusCode === 416 && this.#resume !== null) this.#decided = { type: 'restart' };
+    else if (REDIRECT_STATUSES.has(statusCode) && location !== undefined && location !== '') {
+      this.#decided = { type: 'redirect', status: statusCode, location };
+    } else {
+      this.#decided = { type: 'status', status: statusCode, retryAfter: headerValue(headers, 'retry-after') };
+    }
     if (length !== null && length > DISCARD_LIMIT_BYTES) this.#settleDecided(controller, true);
+  }
+
+  #startBody(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    length: number | null,
+  ): void {
+    const { url, limits, expectedSize } = this.#job;
+    let offset = 0;
+    if (statusCode === 206) {
+      const range = parseContentRange(headerValue(headers, 'content-range'));
+      // Only a continuation of exactly our prefix is usable; anything else starts over.
+      if (this.#resume === null || range === null || range.first !== this.#resume.bytes) {
+        this.#decided = { type: 'restart' };
+        this.#settleDecided(controller, true);
+        return;
+      }
+      offset = range.first;
+      this.#bytesTotal = range.complete ?? 0;
+    } else {
+      this.#bytesTotal = length ?? expectedSize;
+    }
+    const total = statusCode === 206 ? this.#bytesTotal : length;
+    if (total !== null && total > limits.maxBytes) {
+      this.abort(tooLarge(url, limits.maxBytes, `announces ${total} bytes`));
+      return;
+    }
+    if (total !== null && total > 0 && expectedSize > 0 && total !== expectedSize) {
+      this.abort(sizeMismatch(url, expectedSize, `announces ${total} bytes`));
+      return;
+    }
+    const existing = this.#existing;
+    if (existing !== null && existing.identical === null && total !== null && statusCode === 200) {
+      if (total === existing.size) {
+        // SKIP_IDENTICAL, and the server confirms the size: keep the file we have.
+        this.#decided = { type: 'skipped', status: statusCode, existing };
+        this.#settleDecided(controller, total > DISCARD_LIMIT_BYTES);
+        return;
+      }
+      existing.identical = false;
+    }
+    this.#contentType = headerValue(headers, 'content-type') ?? '';
+    if (this.#job.nameFromResponse) {
+      this.#suggestedName = contentDispositionFileName(headerValue(headers, 'content-disposition'));
+    }
+    const validator = resumeValidator(headerValue(headers, 'etag'), headerValue(headers, 'last-modified'));
+    if (statusCode === 206 || acceptsByteRanges(headerValue(headers, 'accept-ranges'))) this.#validator = validator;
+    this.#hash = createHash('sha256');
+    if (offset > 0) {
+      this.#bytes = offset;
+      this.#resumedBytes = offset;
+      this.#file = new TempFile(this.#partPath, this, 'append');
+      this.#hashPrefix(offset);
+    } else {
+      this.#file = new TempFile(this.#partPath, this, 'create');
+    }
+  }
+
+  /**
+   * Hashes the resumed prefix from disk. Body chunks keep going to the file
+   * (appended after the prefix) and wait in the backlog to be hashed in order;
+   * the socket pauses when the backlog grows past the high-water mark.
+   */
+  #hashPrefix(bytes: number): void {
+    this.#hashBacklog = [];
+    const hash = this.#hash;
+    if (hash === null) return;
+    hashInto(this.#partPath, bytes, hash).then(
+      () => {
+        if (this.#settled) return;
+        for (const chunk of this.#hashBacklog ?? []) hash.update(chunk);
+        this.#hashBacklog = null;
+        this.#hashBacklogBytes = 0;
+        const file = this.#file;
+        if (this.#finishAfterPrefix && file !== null) this.#finishBody(file);
+        else this.onFileDrain();
+      },
+      (err: unknown) => {
+        this.#complete = false;
+        this.#fail(fileSystemError(err, this.#job.url, relPathOf(this.#job, this.#job.fileName)));
+      },
+    );
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -302,6 +896,7 @@ class Hop implements Dispatcher.DispatchHandler {
       return;
     }
     const bytes = (this.#bytes += chunk.length);
+    this.#env.received(chunk.length);
     const { url, limits, expectedSize } = this.#job;
     if (bytes > limits.maxBytes) {
       this.abort(tooLarge(url, limits.maxBytes, 'sent more'));
@@ -311,8 +906,15 @@ class Hop implements Dispatcher.DispatchHandler {
       this.abort(sizeMismatch(url, expectedSize, 'sent more'));
       return;
     }
-    this.#hash?.update(chunk);
-    if (!file.push(chunk)) controller.pause();
+    let pause = false;
+    const backlog = this.#hashBacklog;
+    if (backlog === null) this.#hash?.update(chunk);
+    else {
+      backlog.push(chunk);
+      this.#hashBacklogBytes += chunk.length;
+      pause = this.#hashBacklogBytes >= HIGH_WATER_BYTES;
+    }
+    if (!file.push(chunk) || pause) controller.pause();
     if (this.#onProgress !== undefined) {
       const now = Date.now();
       if (now >= this.#progressAt.next) {
@@ -330,7 +932,15 @@ class Hop implements Dispatcher.DispatchHandler {
       return;
     }
     this.#complete = true;
-    const { url, relPath, expectedSize, sha256: expected } = this.#job;
+    if (this.#hashBacklog !== null) {
+      this.#finishAfterPrefix = true;
+      return;
+    }
+    this.#finishBody(file);
+  }
+
+  #finishBody(file: TempFile): void {
+    const { url, expectedSize, sha256: expected } = this.#job;
     const bytes = this.#bytes;
     if (expectedSize > 0 && bytes !== expectedSize) {
       this.#fail(sizeMismatch(url, expectedSize, `sent ${bytes} bytes`));
@@ -338,24 +948,27 @@ class Hop implements Dispatcher.DispatchHandler {
     }
     const sha256 = this.#hash?.digest('hex') ?? '';
     if (expected !== '' && sha256 !== expected) {
-      this.#fail(
-        new FetchError('CHECKSUM_MISMATCH', `GET ${url}: SHA-256 is ${sha256}, expected ${expected}`),
-      );
+      this.#fail(new FetchError('CHECKSUM_MISMATCH', `GET ${url}: SHA-256 is ${sha256}, expected ${expected}`));
       return;
     }
-    const outcome: HopOutcome = {
+    const outcome: FileOutcome = {
       type: 'file',
       status: this.#status,
       bytes,
       sha256,
       contentType: this.#contentType,
+      resumedBytes: this.#resumedBytes,
+      suggestedName: this.#suggestedName,
+      existing: this.#existing,
+      skipped: false,
     };
     file.finish().then(
       () => {
         this.#settled = true;
+        this.#disk = 'dirty';
         this.#resolve(outcome);
       },
-      (err: unknown) => this.#fail(fileSystemError(err, url, relPath)),
+      (err: unknown) => this.#fail(fileSystemError(err, url, relPathOf(this.#job, this.#job.fileName))),
     );
   }
 
@@ -366,15 +979,17 @@ class Hop implements Dispatcher.DispatchHandler {
   /** Called by the TempFile when its queue drained below the high-water mark. */
   onFileDrain(): void {
     const controller = this.#controller;
-    if (controller !== null && controller.paused && !this.#settled) controller.resume();
+    if (controller !== null && controller.paused && !this.#settled && this.#hashBacklogBytes < HIGH_WATER_BYTES) {
+      controller.resume();
+    }
   }
 
-  /** Called by the TempFile when a write failed (the file is already removed). */
+  /** Called by the TempFile when a write failed. */
   onFileError(err: unknown): void {
-    this.abort(fileSystemError(err, this.#job.url, this.#job.relPath));
+    this.abort(fileSystemError(err, this.#job.url, relPathOf(this.#job, this.#job.fileName)));
   }
 
-  /** Resolves with the redirect/status outcome; `dropBody` closes the connection instead of reading on. */
+  /** Resolves with the decided outcome; `dropBody` closes the connection instead of reading on. */
   #settleDecided(controller: Dispatcher.DispatchController, dropBody: boolean): void {
     const decided = this.#decided;
     if (this.#settled || decided === null) return;
@@ -386,12 +1001,28 @@ class Hop implements Dispatcher.DispatchHandler {
   #fail(err: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
+    const phase: FailurePhase = this.#file === null ? 'request' : 'body';
+    const error = classifyError(err, this.#job.url, phase);
     const file = this.#file;
     if (file === null) {
-      this.#reject(err);
+      this.#reject(error);
       return;
     }
-    void file.discard().then(() => this.#reject(err));
+    // Worth keeping for a later attempt? Then make sure every received byte is on disk.
+    const keep =
+      this.#job.keepPartial &&
+      error.retryable &&
+      this.#validator !== '' &&
+      this.#bytes >= MIN_RESUME_BYTES;
+    void file.settle(keep).then((flushed) => {
+      this.#disk =
+        keep && flushed
+          ? { bytes: this.#bytes, validator: this.#validator, total: this.#bytesTotal }
+          : file.onDisk
+            ? 'dirty'
+            : null;
+      this.#reject(error);
+    });
   }
 }
 
@@ -400,42 +1031,53 @@ function tooLarge(url: string, maxBytes: number, detail: string): FetchError {
 }
 
 function sizeMismatch(url: string, expected: number, detail: string): FetchError {
-  return new FetchError(
-    'CHECKSUM_MISMATCH',
-    `GET ${url}: size mismatch, expected ${expected} bytes (server ${detail})`,
-  );
+  return new FetchError('CHECKSUM_MISMATCH', `GET ${url}: size mismatch, expected ${expected} bytes (server ${detail})`);
 }
+
+// ------------------------------------------------------------ the temporary file
 
 interface TempFileOwner {
   onFileDrain(): void;
   onFileError(err: unknown): void;
 }
 
-type TempFileState = 'buffering' | 'streaming' | 'finishing' | 'discarding' | 'closed';
+type TempFileState = 'buffering' | 'streaming' | 'finishing' | 'settling' | 'closed';
 
 /**
  * The temporary file of one download, driven by callbacks (no stream objects).
- * Small bodies stay in memory and are written at the end with one writev; larger
- * ones spill to disk as they come, batching queued chunks into one writev, with
- * backpressure reported to the owner. At most one fs operation is in flight.
+ * In 'create' mode small bodies stay in memory and are written at the end with
+ * synchronous calls (see SPILL_BYTES); larger ones spill to disk as they come,
+ * batching queued chunks into one writev, with backpressure reported to the
+ * owner. 'append' mode (a resumed body) streams from the start. At most one fs
+ * operation is in flight. The file is never removed here: the download decides
+ * whether to keep or remove it.
  */
 class TempFile {
   readonly #path: string;
   readonly #owner: TempFileOwner;
-  #state: TempFileState = 'buffering';
+  readonly #mode: 'create' | 'append';
+  #state: TempFileState;
   #chunks: Buffer[] = [];
   #queued = 0;
   #fd: number | null = null;
   #busy = false;
-  /** Something may exist on disk at #path. */
+  #failed = false;
+  /** Something may exist on disk at #path because of this object. */
   #touched = false;
   #finish: { resolve: () => void; reject: (err: unknown) => void } | null = null;
-  #discarded: Promise<void> | null = null;
-  #onDiscarded: () => void = () => {};
+  #settle: { flush: boolean; resolve: (flushed: boolean) => void } | null = null;
 
-  constructor(filePath: string, owner: TempFileOwner) {
+  constructor(filePath: string, owner: TempFileOwner, mode: 'create' | 'append') {
     this.#path = filePath;
     this.#owner = owner;
+    this.#mode = mode;
+    this.#state = mode === 'append' ? 'streaming' : 'buffering';
+    if (mode === 'append') this.#open();
+  }
+
+  /** Whether this object may have left something on disk. */
+  get onDisk(): boolean {
+    return this.#touched || this.#mode === 'append';
   }
 
   /** Queues a chunk; false when the source should pause until `onFileDrain`. */
@@ -452,40 +1094,65 @@ class TempFile {
     return this.#queued < HIGH_WATER_BYTES;
   }
 
-  /** Writes what is queued and closes the file. Rejects (file removed) on a write error. */
+  /** Writes what is queued and closes the file. Rejects on a write error. */
   finish(): Promise<void> {
+    if (this.#state === 'buffering') {
+      // Small body: the whole file in three system calls, no thread pool round trips.
+      this.#state = 'closed';
+      this.#touched = true;
+      try {
+        writeSmallFile(this.#path, this.#chunks);
+        this.#chunks = [];
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return new Promise<void>((resolve, reject) => {
       this.#finish = { resolve, reject };
-      const wasBuffering = this.#state === 'buffering';
       this.#state = 'finishing';
-      if (wasBuffering) this.#open();
-      else if (!this.#busy) this.#idle();
+      if (!this.#busy) this.#idle();
     });
   }
 
-  /** Stops writing and removes the file; resolves once it is gone. Never rejects. */
-  discard(): Promise<void> {
-    if (this.#discarded === null) {
-      this.#discarded = new Promise<void>((resolve) => {
-        this.#onDiscarded = resolve;
-      });
-      this.#state = 'discarding';
-      this.#chunks = [];
-      this.#queued = 0;
-      if (!this.#busy) this.#cleanup();
-    }
-    return this.#discarded;
+  /**
+   * Stops writing. With `flush`, first writes everything queued (so the file
+   * holds every byte pushed) and resolves true if that worked; without, drops
+   * the queue and resolves false. Closes the file either way. Never rejects.
+   */
+  settle(flush: boolean): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (this.#state === 'closed') return resolve(false);
+      if (this.#state === 'buffering') {
+        this.#state = 'closed';
+        if (!flush) return resolve(false);
+        try {
+          this.#touched = true;
+          writeSmallFile(this.#path, this.#chunks);
+          this.#chunks = [];
+          return resolve(true);
+        } catch {
+          return resolve(false);
+        }
+      }
+      this.#settle = { flush: flush && !this.#failed, resolve };
+      if (!this.#settle.flush) {
+        this.#chunks = [];
+        this.#queued = 0;
+      }
+      this.#state = 'settling';
+      if (!this.#busy) this.#idle();
+    });
   }
 
   #open(): void {
     this.#busy = true;
     this.#touched = true;
-    fs.open(this.#path, WRITE_FLAGS, 0o644, (err, fd) => {
+    fs.open(this.#path, this.#mode === 'append' ? APPEND_FLAGS : CREATE_FLAGS, 0o644, (err, fd) => {
       this.#busy = false;
       if (err === null) this.#fd = fd;
-      if (this.#state === 'discarding') this.#cleanup();
-      else if (err !== null) this.#fault(err);
-      else this.#idle();
+      else this.#fault(err);
+      this.#idle();
     });
   }
 
@@ -499,15 +1166,8 @@ class TempFile {
     this.#busy = true;
     fs.writev(fd, chunks, (err, written) => {
       this.#busy = false;
-      if (this.#state === 'discarding') {
-        this.#cleanup();
-        return;
-      }
-      if (err !== null) {
-        this.#fault(err);
-        return;
-      }
-      if (written < total) this.#requeueUnwritten(chunks, written);
+      if (err !== null) this.#fault(err);
+      else if (written < total) this.#requeueUnwritten(chunks, written);
       this.#idle();
     });
   }
@@ -530,14 +1190,18 @@ class TempFile {
 
   /** Decides the next operation when nothing is in flight. */
   #idle(): void {
-    if (this.#chunks.length > 0) {
+    if (this.#failed) {
+      this.#chunks = [];
+      this.#queued = 0;
+    }
+    if (this.#chunks.length > 0 && this.#fd !== null) {
       this.#flush();
       if (this.#state === 'streaming' && this.#queued < HIGH_WATER_BYTES) this.#owner.onFileDrain();
       return;
     }
     if (this.#state === 'streaming') {
       this.#owner.onFileDrain();
-    } else if (this.#state === 'finishing') {
+    } else if (this.#state === 'finishing' || this.#state === 'settling') {
       this.#close();
     }
   }
@@ -545,45 +1209,60 @@ class TempFile {
   #close(): void {
     const fd = this.#fd;
     this.#fd = null;
-    if (fd === null) return;
+    const settle = this.#settle;
+    const done = (err: NodeJS.ErrnoException | null): void => {
+      this.#state = 'closed';
+      if (settle !== null) {
+        this.#settle = null;
+        settle.resolve(settle.flush && err === null && !this.#failed);
+        return;
+      }
+      const finish = this.#finish;
+      this.#finish = null;
+      if (finish === null) return;
+      if (err !== null || this.#failed) finish.reject(err ?? new Error('write failed'));
+      else finish.resolve();
+    };
+    if (fd === null) return done(null);
     this.#busy = true;
     fs.close(fd, (err) => {
       this.#busy = false;
-      if (this.#state === 'discarding') {
-        this.#cleanup();
-        return;
-      }
-      if (err) {
-        this.#fault(err);
-        return;
-      }
-      this.#state = 'closed';
-      this.#finish?.resolve();
+      done(err);
     });
   }
 
   #fault(err: NodeJS.ErrnoException): void {
-    const finishing = this.#finish;
-    this.#finish = null;
-    void this.discard().then(() => {
-      if (finishing !== null) finishing.reject(err);
-      else this.#owner.onFileError(err);
-    });
+    if (this.#failed) return;
+    this.#failed = true;
+    if (this.#state === 'finishing') {
+      const finish = this.#finish;
+      this.#finish = null;
+      this.#state = 'settling';
+      this.#settle = { flush: false, resolve: () => finish?.reject(err) };
+      return;
+    }
+    if (this.#state === 'streaming') this.#owner.onFileError(err);
   }
+}
 
-  /** Closes and unlinks; only called when nothing is in flight. */
-  #cleanup(): void {
-    const done = (): void => {
-      this.#state = 'closed';
-      this.#onDiscarded();
-    };
-    const unlink = (): void => {
-      if (this.#touched) fs.unlink(this.#path, () => done());
-      else done();
-    };
-    const fd = this.#fd;
-    this.#fd = null;
-    if (fd !== null) fs.close(fd, () => unlink());
-    else unlink();
+/** Writes a whole small file with three synchronous calls; removes it again on a write error. */
+function writeSmallFile(file: string, chunks: Buffer[]): void {
+  const fd = fs.openSync(file, CREATE_FLAGS, 0o644);
+  try {
+    if (chunks.length === 1) {
+      const c = chunks[0]!;
+      let off = 0;
+      while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
+    } else if (chunks.length > 1) {
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      const whole = Buffer.concat(chunks, total);
+      let off = 0;
+      while (off < whole.length) off += fs.writeSync(fd, whole, off, whole.length - off);
+    }
+  } catch (err) {
+    fs.closeSync(fd);
+    removeQuietly(file);
+    throw err;
   }
+  fs.closeSync(fd);
 }

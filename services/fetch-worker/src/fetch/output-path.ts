@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FetchError } from './error-codes';
-import { sanitizeFileName } from './file-name';
+import { sanitizeFileName } from '@spindle/runtime/file-names';
 
 /** An output folder checked against the data root. */
 export type OutputDirCheck =
@@ -50,6 +50,8 @@ export class OutputDirs {
   readonly #root: string;
   #realRoot: Promise<string> | null = null;
   readonly #ready = new Map<string, Promise<string>>();
+  /** Folders proven inside the root, for callers that want no promise hop. */
+  readonly #resolved = new Map<string, string>();
 
   /** @param root absolute data root; created if missing. */
   constructor(root: string) {
@@ -65,15 +67,26 @@ export class OutputDirs {
     if (ready === undefined) {
       ready = this.#create(rel);
       this.#ready.set(rel, ready);
-      // Failures are not cached: the next task retries (the folder may be fixed by then).
-      ready.catch(() => this.#ready.delete(rel));
+      ready.then(
+        (abs) => {
+          if (this.#ready.get(rel) === ready) this.#resolved.set(rel, abs);
+        },
+        // Failures are not cached: the next task retries (the folder may be fixed by then).
+        () => this.#ready.delete(rel),
+      );
     }
     return ready;
+  }
+
+  /** The absolute path of a folder that {@link ensure} already proved, or undefined. */
+  known(rel: string): string | undefined {
+    return this.#resolved.get(rel);
   }
 
   /** Forgets a folder, e.g. after a write found it deleted. */
   forget(rel: string): void {
     this.#ready.delete(rel);
+    this.#resolved.delete(rel);
   }
 
   async #create(rel: string): Promise<string> {

@@ -61,24 +61,24 @@ describe('EgressPolicy', () => {
   });
 
   it('refuses loopback and private literals unless allowed', () => {
-    expect(refusal(strict, 'http://127.0.0.1:8080/')).toBe('PATH_FORBIDDEN');
-    expect(refusal(strict, 'http://[::1]/')).toBe('PATH_FORBIDDEN');
-    expect(refusal(strict, 'http://10.0.0.1/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(strict, 'http://127.0.0.1:8080/')).toBe('POLICY');
+    expect(refusal(strict, 'http://[::1]/')).toBe('POLICY');
+    expect(refusal(strict, 'http://10.0.0.1/')).toBe('POLICY');
     expect(refusal(lenient, 'http://127.0.0.1:8080/')).toBeNull();
     expect(refusal(lenient, 'http://10.0.0.1/')).toBeNull();
   });
 
   it('refuses URL spellings of forbidden addresses that WHATWG URL normalises', () => {
-    expect(refusal(lenient, 'http://0xa9.0xfe.0xa9.0xfe/')).toBe('PATH_FORBIDDEN');
-    expect(refusal(lenient, 'http://2852039166/')).toBe('PATH_FORBIDDEN');
-    expect(refusal(strict, 'http://0x7f000001/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'http://0xa9.0xfe.0xa9.0xfe/')).toBe('POLICY');
+    expect(refusal(lenient, 'http://2852039166/')).toBe('POLICY');
+    expect(refusal(strict, 'http://0x7f000001/')).toBe('POLICY');
   });
 
   it('always refuses metadata services, non-http schemes, and credentials', () => {
-    expect(refusal(lenient, 'http://169.254.169.254/latest/meta-data/')).toBe('PATH_FORBIDDEN');
-    expect(refusal(lenient, 'http://METADATA.google.internal./')).toBe('PATH_FORBIDDEN');
-    expect(refusal(lenient, 'file:///etc/passwd')).toBe('PATH_FORBIDDEN');
-    expect(refusal(lenient, 'gopher://example.com/')).toBe('PATH_FORBIDDEN');
+    expect(refusal(lenient, 'http://169.254.169.254/latest/meta-data/')).toBe('POLICY');
+    expect(refusal(lenient, 'http://METADATA.google.internal./')).toBe('POLICY');
+    expect(refusal(lenient, 'file:///etc/passwd')).toBe('POLICY');
+    expect(refusal(lenient, 'gopher://example.com/')).toBe('POLICY');
     expect(refusal(lenient, 'http://user:pw@example.com/')).toBe('INVALID_SPEC');
   });
 
@@ -87,8 +87,8 @@ describe('EgressPolicy', () => {
       new Promise((resolve, reject) =>
         policy.lookup('localhost', { all }, (err, address) => (err ? reject(err) : resolve(address))),
       );
-    await expect(lookup(strict, true)).rejects.toMatchObject({ code: 'PATH_FORBIDDEN' });
-    await expect(lookup(strict, false)).rejects.toMatchObject({ code: 'PATH_FORBIDDEN' });
+    await expect(lookup(strict, true)).rejects.toMatchObject({ code: 'POLICY' });
+    await expect(lookup(strict, false)).rejects.toMatchObject({ code: 'POLICY' });
     const addresses = (await lookup(lenient, true)) as Array<{ address: string }>;
     expect(addresses.length).toBeGreaterThan(0);
     for (const a of addresses) expect(classifyAddress(a.address)).toBe('loopback');

@@ -132,6 +132,8 @@ function expandIPv6(address: string): number[] | null {
  */
 export class EgressPolicy {
   readonly #options: EgressPolicyOptions;
+  /** Verdicts on literal IP hosts of URLs (classifying one allocates; thousands of URLs share a host). */
+  readonly #literalVerdicts = new Map<string, boolean>();
 
   constructor(options: EgressPolicyOptions) {
     this.#options = { ...options };
@@ -154,31 +156,37 @@ export class EgressPolicy {
   /**
    * Checks a URL before a request: http/https only, no credentials, no
    * forbidden literal address or metadata host name.
-   * @throws FetchError PATH_FORBIDDEN (or INVALID_SPEC for credentials)
+   * @throws FetchError POLICY (or INVALID_SPEC for credentials)
    */
   checkUrl(url: URL): void {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new FetchError('PATH_FORBIDDEN', `${url.href}: only http and https URLs are allowed`);
+      throw new FetchError('POLICY', `${url.href}: only http and https URLs are allowed`);
     }
     if (url.username !== '' || url.password !== '') {
       throw new FetchError('INVALID_SPEC', `${redact(url)}: credentials in URLs are not supported`);
     }
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    if (isIP(host) !== 0) {
-      if (!this.allows(host)) {
-        throw new FetchError('PATH_FORBIDDEN', `${url.href}: egress to ${host} (${classifyAddress(host)}) is refused`);
+    let verdict = this.#literalVerdicts.get(host);
+    if (verdict === undefined && isIP(host) !== 0) {
+      verdict = this.allows(host);
+      if (this.#literalVerdicts.size >= 1024) this.#literalVerdicts.clear();
+      this.#literalVerdicts.set(host, verdict);
+    }
+    if (verdict !== undefined) {
+      if (!verdict) {
+        throw new FetchError('POLICY', `${url.href}: egress to ${host} (${classifyAddress(host)}) is refused`);
       }
       return;
     }
     const name = host.toLowerCase().replace(/\.$/, '');
     if (FORBIDDEN_HOSTNAMES.has(name)) {
-      throw new FetchError('PATH_FORBIDDEN', `${url.href}: egress to metadata service ${name} is refused`);
+      throw new FetchError('POLICY', `${url.href}: egress to metadata service ${name} is refused`);
     }
   }
 
   /**
    * A `lookup` for net/tls connect options: resolves with `dns.lookup` and drops
-   * forbidden addresses; fails with PATH_FORBIDDEN when none is left.
+   * forbidden addresses; fails with POLICY when none is left.
    */
   readonly lookup: LookupFunction = (hostname, options, callback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
@@ -189,7 +197,7 @@ export class EgressPolicy {
       const allowed = addresses.filter((a) => this.allows(a.address));
       if (allowed.length === 0) {
         const seen = addresses.map((a) => `${a.address} (${classifyAddress(a.address)})`).join(', ');
-        callback(new FetchError('PATH_FORBIDDEN', `egress to ${hostname} refused: it resolves to ${seen}`), '');
+        callback(new FetchError('POLICY', `egress to ${hostname} refused: it resolves to ${seen}`), '');
         return;
       }
       if (options.all === true) {

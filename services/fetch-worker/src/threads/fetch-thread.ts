@@ -1,28 +1,33 @@
 /**
- * piscina entry for fetch threads. Each thread runs many downloads at once (they
- * are I/O bound) over one keep-alive undici Agent. Cancellation never goes
- * through piscina (aborting a piscina task kills its thread, and every other
- * download on it): each task brings a MessagePort, and a 'cancel' message on it
- * aborts just that download, which removes its temporary file before the task
- * settles.
+ * Entry of a fetch thread (a plain worker_threads Worker, see pool.ts). Each
+ * thread runs up to `concurrency` downloads at once (they are I/O bound) over
+ * keep-alive undici Agents, and queues the rest of what it is given: when a
+ * download ends, the next one starts right here, without a round trip to the
+ * main thread. It receives batches of start/cancel messages and answers with
+ * batches of done/progress messages, one postMessage per event-loop turn.
  */
-import { workerData } from 'node:worker_threads';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { parentPort, workerData } from 'node:worker_threads';
 import { Agent } from 'undici';
-import { download, type DownloadEnv } from '../fetch/download';
+import { Deadlines, download, PartialRegistry, type DownloadControl, type DownloadEnv, type DownloadJob } from '../fetch/download';
 import { errorCodeOf, FetchError, fileSystemError, toTaskError } from '../fetch/error-codes';
 import { OutputDirs } from '../fetch/output-path';
 import { EgressPolicy } from '../fetch/url-policy';
 import type {
   FetchThreadConfig,
   FetchThreadResult,
-  FetchThreadTask,
   FromThreadMessage,
+  ThreadTask,
   ToThreadMessage,
 } from './protocol';
 
+const port = parentPort;
+if (port === null) throw new Error('fetch-thread must run as a worker thread');
 const config = readConfig(workerData);
 const egress = new EgressPolicy(config);
 const outputDirs = new OutputDirs(config.dataRoot);
+const partials = new PartialRegistry(config.resumeTtlMs);
 // One Agent per distinct connect timeout (connect timeouts are per Agent in undici);
 // in practice every task uses the worker default and there is exactly one.
 const agents = new Map<number, Agent>();
@@ -41,54 +46,211 @@ const env: DownloadEnv = {
   },
   egress,
   headers: { 'user-agent': config.userAgent, accept: '*/*' },
+  partials,
+  deadlines: new Deadlines(),
+  received: countReceived,
 };
 
-/** Runs one download; resolves with its result or task error, never rejects for a download failure. */
-export default async function runFetchTask(task: FetchThreadTask): Promise<FetchThreadResult> {
-  const { port } = task;
-  const controller = new AbortController();
-  const onMessage = (message: ToThreadMessage): void => {
-    if (message.type === 'cancel') {
-      controller.abort(new FetchError('CANCELLED', `GET ${task.url}: cancelled (${message.reason})`));
-    }
-  };
-  port.on('message', onMessage);
+/** A download this thread runs. */
+interface Running {
+  url: string;
+  control: DownloadControl;
+  done: Promise<void>;
+}
+
+/**
+ * Bounds the memory held by dead socket buffers. Every socket read allocates a
+ * fresh 64 KiB buffer outside the V8 heap; once hashed and written it is
+ * garbage, but V8 only collects it when its own heap asks for a collection or
+ * when about 64 MiB of such external memory has accumulated, per thread. On a
+ * large download that is tens of MiB of RSS per thread for nothing. A young
+ * generation collection every GC_EVERY_BYTES received frees them while they
+ * are still young, for well under a millisecond each.
+ */
+const GC_EVERY_BYTES = 16 * 1024 * 1024;
+const minorGc = exposeGc();
+let receivedSinceGc = 0;
+
+function countReceived(bytes: number): void {
+  receivedSinceGc += bytes;
+  if (receivedSinceGc >= GC_EVERY_BYTES && minorGc !== null) {
+    receivedSinceGc = 0;
+    minorGc();
+  }
+}
+
+/** V8's gc() for this thread, from a flag set at run time (no process-wide --expose-gc needed). */
+function exposeGc(): (() => void) | null {
   try {
-    let dirAbs: string;
-    try {
-      dirAbs = await outputDirs.ensure(task.outputDir);
-    } catch (err) {
-      throw err instanceof FetchError ? err : fileSystemError(err, task.url, task.outputDir || '.');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    if (typeof gc !== 'function') return null;
+    return () => (gc as (options: { type: string }) => void)({ type: 'minor' });
+  } catch {
+    return null;
+  }
+}
+
+/** Running downloads by id, to cancel them. */
+const running = new Map<number, Running>();
+/** Downloads given to this thread and not started yet, oldest first. */
+let queue: Array<{ id: number; task: ThreadTask }> = [];
+let closing = false;
+
+let outbox: FromThreadMessage[] = [];
+let flushTimer: NodeJS.Timeout | null = null;
+let flushImmediate: NodeJS.Immediate | null = null;
+/**
+ * How long results may wait to be batched while this thread still has queued
+ * downloads, in ms. Nothing waits on them then (the next download starts here
+ * at once), and batching cuts the cross-thread messages per tiny file; the
+ * executor's prefetch credits cover the delay at the coordinator.
+ */
+const BATCH_DELAY_MS = 2;
+
+function post(message: FromThreadMessage): void {
+  outbox.push(message);
+  if (flushImmediate !== null) return;
+  if (queue.length === 0 || closing) {
+    // Starving (or the last results): send after this turn's I/O callbacks.
+    if (flushTimer !== null) {
+      clearTimeout(flushTimer);
+      flushTimer = null;
     }
-    const result = await download(
-      {
-        url: task.url,
-        dirAbs,
-        relPath: task.outputDir === '' ? task.fileName : `${task.outputDir}/${task.fileName}`,
-        fileName: task.fileName,
-        tempName: task.tempName,
-        sha256: task.sha256,
-        expectedSize: task.expectedSize,
-        limits: task.limits,
-      },
-      env,
-      {
-        signal: controller.signal,
-        onProgress: (bytesDone, bytesTotal) => {
-          const message: FromThreadMessage = { type: 'progress', bytesDone, bytesTotal };
-          port.postMessage(message);
-        },
-      },
-    );
+    flushImmediate = setImmediate(flush);
+  } else if (flushTimer === null) {
+    flushTimer = setTimeout(flush, BATCH_DELAY_MS);
+  }
+}
+
+function flush(): void {
+  if (flushTimer !== null) clearTimeout(flushTimer);
+  flushTimer = null;
+  flushImmediate = null;
+  if (outbox.length === 0) return;
+  const batch = outbox;
+  outbox = [];
+  port?.postMessage(batch);
+}
+
+const sweepTimer = setInterval(() => partials.sweep(), Math.max(1000, Math.min(config.resumeTtlMs / 2, 60_000)));
+sweepTimer.unref();
+
+port.on('message', (batch: ToThreadMessage[]) => {
+  for (const message of batch) {
+    switch (message.type) {
+      case 'start':
+        enqueue(message.id, message.task);
+        break;
+      case 'cancel': {
+        const r = running.get(message.id);
+        if (r !== undefined) {
+          r.control.cancel?.(new FetchError('CANCELLED', `GET ${r.url}: cancelled (${message.reason})`));
+          break;
+        }
+        const i = queue.findIndex((q) => q.id === message.id);
+        if (i >= 0) {
+          const [q] = queue.splice(i, 1);
+          if (q !== undefined) cancelQueued(q.id, q.task, message.reason);
+        }
+        break;
+      }
+      case 'close':
+        void close();
+        break;
+    }
+  }
+});
+
+function enqueue(id: number, task: ThreadTask): void {
+  if (closing) {
+    cancelQueued(id, task, 'the worker is shutting down');
+    return;
+  }
+  queue.push({ id, task });
+  pump();
+}
+
+function cancelQueued(id: number, task: ThreadTask, reason: string): void {
+  post({ type: 'done', id, outcome: { type: 'error', error: toTaskError(new FetchError('CANCELLED', `GET ${task.url}: cancelled (${reason})`), task.url) } });
+}
+
+function pump(): void {
+  while (running.size < config.concurrency && queue.length > 0) {
+    const next = queue.shift();
+    if (next !== undefined) start(next.id, next.task);
+  }
+}
+
+function start(id: number, task: ThreadTask): void {
+  const control: DownloadControl = { cancel: null };
+  const settle = (outcome: FetchThreadResult): void => {
+    running.delete(id);
+    // The next download starts before this result is posted, so `post` sees the queue as it is now.
+    pump();
+    post({ type: 'done', id, outcome });
+  };
+  const entry: Running = { url: task.url, control, done: Promise.resolve() };
+  running.set(id, entry);
+  entry.done = runOne(id, task, control).then(settle, (err: unknown) => {
+    // runOne never rejects; this would be a bug, reported rather than lost.
+    settle({ type: 'error', error: toTaskError(err, task.url) });
+  });
+}
+
+async function runOne(id: number, task: ThreadTask, control: DownloadControl): Promise<FetchThreadResult> {
+  try {
+    let dirAbs = outputDirs.known(task.outputDir);
+    if (dirAbs === undefined) {
+      try {
+        dirAbs = await outputDirs.ensure(task.outputDir);
+      } catch (err) {
+        throw err instanceof FetchError ? err : fileSystemError(err, task.url, task.outputDir || '.');
+      }
+    }
+    const job: DownloadJob = {
+      url: task.url,
+      origin: task.origin,
+      path: task.path,
+      dirAbs,
+      relDir: task.outputDir,
+      fileName: task.fileName,
+      nameFromResponse: task.nameFromResponse,
+      tempStem: task.tempStem,
+      attempt: task.attempt,
+      keepPartial: task.keepPartial,
+      sha256: task.sha256,
+      expectedSize: task.expectedSize,
+      ifExists: task.ifExists,
+      limits: task.limits,
+    };
+    const result = await download(job, env, {
+      control,
+      onProgress: (bytesDone, bytesTotal) => post({ type: 'progress', id, bytesDone, bytesTotal }),
+    });
     return { type: 'ok', result };
   } catch (err) {
     // The folder vanished after it was created and cached: make the next task recreate it.
-    if (err instanceof FetchError && errorCodeOf(err.cause) === 'ENOENT') outputDirs.forget(task.outputDir);
+    if (errorCodeOf(err instanceof FetchError ? err.cause : err) === 'ENOENT') outputDirs.forget(task.outputDir);
     return { type: 'error', error: toTaskError(err, task.url) };
-  } finally {
-    port.off('message', onMessage);
-    port.close();
   }
+}
+
+async function close(): Promise<void> {
+  if (closing) return;
+  closing = true;
+  for (const q of queue) cancelQueued(q.id, q.task, 'the worker is shutting down');
+  queue = [];
+  for (const r of running.values()) {
+    r.control.cancel?.(new FetchError('CANCELLED', `GET ${r.url}: cancelled (the worker is shutting down)`));
+  }
+  // Cancelled downloads remove their temporary files before they settle.
+  await Promise.allSettled([...running.values()].map((r) => r.done));
+  clearInterval(sweepTimer);
+  partials.removeAll();
+  await Promise.allSettled([...agents.values()].map((a) => a.destroy()));
+  post({ type: 'closed' });
+  flush();
 }
 
 function readConfig(data: unknown): FetchThreadConfig {
@@ -100,8 +262,10 @@ function readConfig(data: unknown): FetchThreadConfig {
     typeof c.dataRoot !== 'string' ||
     typeof c.allowLoopback !== 'boolean' ||
     typeof c.allowPrivate !== 'boolean' ||
+    typeof c.concurrency !== 'number' ||
     typeof c.connectionsPerOrigin !== 'number' ||
-    typeof c.userAgent !== 'string'
+    typeof c.userAgent !== 'string' ||
+    typeof c.resumeTtlMs !== 'number'
   ) {
     throw new TypeError('fetch thread started without a valid FetchThreadConfig as workerData');
   }

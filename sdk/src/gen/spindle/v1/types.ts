@@ -574,15 +574,28 @@ export interface Job {
 /** A task's failure, as reported by a worker or decided by the coordinator. */
 export interface TaskError {
   /**
-   * Stable machine-readable code. Workers use these: INVALID_SPEC, HTTP_STATUS,
-   * NETWORK, TIMEOUT, TOO_LARGE, CHECKSUM_MISMATCH, CSV_MALFORMED, FILE_NOT_FOUND,
-   * PATH_FORBIDDEN, CANCELLED, INTERNAL. The coordinator adds LEASE_EXPIRED and
-   * WORKER_LOST when a worker disappears.
+   * Stable machine-readable code (the failure class). Fetch workers use:
+   * DNS (name resolution failed), CONNECT (no connection, or it was closed or
+   * reset before a response), TLS (handshake or certificate), TIMEOUT (connect,
+   * response headers, idle body or total time), HTTP_STATUS (a non-2xx final
+   * response; http_status says which), TRUNCATED (the body ended early: reset,
+   * closed, shorter than Content-Length), PROTOCOL (a malformed HTTP response),
+   * CHECKSUM_MISMATCH (SHA-256 or expected size differs), TOO_LARGE (max_bytes
+   * exceeded), POLICY (egress policy: scheme, forbidden or non-allowed address,
+   * directly or after a redirect or DNS answer), REDIRECT (too many redirects or
+   * a loop). Stats workers use CSV_MALFORMED and FILE_NOT_FOUND. Both use
+   * INVALID_SPEC, PATH_FORBIDDEN (a path outside the data root), CANCELLED and
+   * INTERNAL. The coordinator adds LEASE_EXPIRED and WORKER_LOST when a worker
+   * disappears.
    */
   code: string;
   /** Human-readable explanation, naming the failing URL or file. */
   message: string;
-  /** True when trying again may succeed (network errors, timeouts, HTTP 408/429/5xx). */
+  /**
+   * True when trying again may succeed: CONNECT, TIMEOUT, TRUNCATED, DNS
+   * failures that may be temporary, HTTP 408, 429, 500, 502, 503 and 504. Never
+   * for other 4xx statuses, CHECKSUM_MISMATCH, TOO_LARGE, POLICY or REDIRECT.
+   */
   retryable: boolean;
   /** The last HTTP status seen, if any. */
   httpStatus: number;
@@ -612,6 +625,19 @@ export interface FetchResult {
   durationMs: number;
   /** The Content-Type header of the response, if any. */
   contentType: string;
+  /**
+   * True when nothing was downloaded because the file already existed and was
+   * identical (FetchOptions.if_exists = SKIP_IDENTICAL); bytes and sha256 then
+   * describe the existing file, and http_status is that of the response that
+   * showed the remote size (0 when the decision needed no request).
+   */
+  skipped: boolean;
+  /**
+   * Bytes of this file that an earlier attempt had already received and this
+   * attempt reused (an HTTP Range request); 0 when it was downloaded from the
+   * start. The file and its sha256 are the same either way.
+   */
+  resumedBytes: number;
 }
 
 /** Statistics of one column of a CSV file. */
@@ -2539,7 +2565,17 @@ export const TaskError: MessageFns<TaskError> = {
 };
 
 function createBaseFetchResult(): FetchResult {
-  return { url: "", path: "", bytes: 0, sha256: "", httpStatus: 0, durationMs: 0, contentType: "" };
+  return {
+    url: "",
+    path: "",
+    bytes: 0,
+    sha256: "",
+    httpStatus: 0,
+    durationMs: 0,
+    contentType: "",
+    skipped: false,
+    resumedBytes: 0,
+  };
 }
 
 export const FetchResult: MessageFns<FetchResult> = {
@@ -2564,6 +2600,12 @@ export const FetchResult: MessageFns<FetchResult> = {
     }
     if (message.contentType !== "") {
       writer.uint32(58).string(message.contentType);
+    }
+    if (message.skipped !== false) {
+      writer.uint32(64).bool(message.skipped);
+    }
+    if (message.resumedBytes !== 0) {
+      writer.uint32(72).uint64(message.resumedBytes);
     }
     return writer;
   },
@@ -2637,6 +2679,22 @@ export const FetchResult: MessageFns<FetchResult> = {
             message.contentType = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.skipped = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.resumedBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2670,6 +2728,12 @@ export const FetchResult: MessageFns<FetchResult> = {
         : isSet(object.content_type)
         ? globalThis.String(object.content_type)
         : "",
+      skipped: isSet(object.skipped) ? globalThis.Boolean(object.skipped) : false,
+      resumedBytes: isSet(object.resumedBytes)
+        ? globalThis.Number(object.resumedBytes)
+        : isSet(object.resumed_bytes)
+        ? globalThis.Number(object.resumed_bytes)
+        : 0,
     };
   },
 
@@ -2696,6 +2760,12 @@ export const FetchResult: MessageFns<FetchResult> = {
     if (message.contentType !== "") {
       obj.contentType = message.contentType;
     }
+    if (message.skipped !== false) {
+      obj.skipped = message.skipped;
+    }
+    if (message.resumedBytes !== 0) {
+      obj.resumedBytes = Math.round(message.resumedBytes);
+    }
     return obj;
   },
 
@@ -2711,6 +2781,8 @@ export const FetchResult: MessageFns<FetchResult> = {
     message.httpStatus = object.httpStatus ?? 0;
     message.durationMs = object.durationMs ?? 0;
     message.contentType = object.contentType ?? "";
+    message.skipped = object.skipped ?? false;
+    message.resumedBytes = object.resumedBytes ?? 0;
     return message;
   },
 };

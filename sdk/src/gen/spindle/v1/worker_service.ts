@@ -172,7 +172,25 @@ export interface FetchTask {
   /** Expected size in bytes; 0 = don't check. */
   expectedSize: number;
   /** Limits and timeouts. */
-  options?: FetchOptions | undefined;
+  options?:
+    | FetchOptions
+    | undefined;
+  /**
+   * Attempts the job's retry policy allows for this task (RetryPolicy.max_attempts
+   * with its default applied); 0 = unknown. A worker keeps the partial body of a
+   * failed attempt for the next attempt to resume (HTTP Range) only when the
+   * error is retryable and TaskAssignment.attempt < max_attempts; otherwise it
+   * removes it, so a task's last failure never leaves a temporary file behind.
+   */
+  maxAttempts: number;
+  /**
+   * True when file_name is a placeholder planned by the coordinator because
+   * neither the item nor its URL gives a name (e.g. "https://host/dir/"). The
+   * worker then saves the file under the response's Content-Disposition file
+   * name (sanitized) when there is one and no file of that name exists in the
+   * folder yet; otherwise under file_name. False: file_name is final.
+   */
+  nameFromResponse: boolean;
 }
 
 /** Computes statistics of one CSV file. */
@@ -1339,7 +1357,16 @@ export const Draining: MessageFns<Draining> = {
 };
 
 function createBaseFetchTask(): FetchTask {
-  return { url: "", outputDir: "", fileName: "", sha256: "", expectedSize: 0, options: undefined };
+  return {
+    url: "",
+    outputDir: "",
+    fileName: "",
+    sha256: "",
+    expectedSize: 0,
+    options: undefined,
+    maxAttempts: 0,
+    nameFromResponse: false,
+  };
 }
 
 export const FetchTask: MessageFns<FetchTask> = {
@@ -1361,6 +1388,12 @@ export const FetchTask: MessageFns<FetchTask> = {
     }
     if (message.options !== undefined) {
       FetchOptions.encode(message.options, writer.uint32(50).fork()).join();
+    }
+    if (message.maxAttempts !== 0) {
+      writer.uint32(56).uint32(message.maxAttempts);
+    }
+    if (message.nameFromResponse !== false) {
+      writer.uint32(64).bool(message.nameFromResponse);
     }
     return writer;
   },
@@ -1426,6 +1459,22 @@ export const FetchTask: MessageFns<FetchTask> = {
             message.options = FetchOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxAttempts = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.nameFromResponse = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1458,6 +1507,16 @@ export const FetchTask: MessageFns<FetchTask> = {
         ? globalThis.Number(object.expected_size)
         : 0,
       options: isSet(object.options) ? FetchOptions.fromJSON(object.options) : undefined,
+      maxAttempts: isSet(object.maxAttempts)
+        ? globalThis.Number(object.maxAttempts)
+        : isSet(object.max_attempts)
+        ? globalThis.Number(object.max_attempts)
+        : 0,
+      nameFromResponse: isSet(object.nameFromResponse)
+        ? globalThis.Boolean(object.nameFromResponse)
+        : isSet(object.name_from_response)
+        ? globalThis.Boolean(object.name_from_response)
+        : false,
     };
   },
 
@@ -1481,6 +1540,12 @@ export const FetchTask: MessageFns<FetchTask> = {
     if (message.options !== undefined) {
       obj.options = FetchOptions.toJSON(message.options);
     }
+    if (message.maxAttempts !== 0) {
+      obj.maxAttempts = Math.round(message.maxAttempts);
+    }
+    if (message.nameFromResponse !== false) {
+      obj.nameFromResponse = message.nameFromResponse;
+    }
     return obj;
   },
 
@@ -1497,6 +1562,8 @@ export const FetchTask: MessageFns<FetchTask> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? FetchOptions.fromPartial(object.options)
       : undefined;
+    message.maxAttempts = object.maxAttempts ?? 0;
+    message.nameFromResponse = object.nameFromResponse ?? false;
     return message;
   },
 };
