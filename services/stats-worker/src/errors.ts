@@ -1,12 +1,16 @@
 /**
  * Task error codes the stats worker produces (a subset of TaskError.code in the proto).
- * None is retryable except INTERNAL: the same file gives the same answer on any worker.
+ * File errors are not retryable (the same file gives the same answer on any worker); INTERNAL,
+ * NETWORK, TIMEOUT and HTTP 408/429/5xx are.
  */
 export type StatsErrorCode =
   | 'INVALID_SPEC'
   | 'FILE_NOT_FOUND'
   | 'PATH_FORBIDDEN'
   | 'CSV_MALFORMED'
+  | 'HTTP_STATUS'
+  | 'NETWORK'
+  | 'TIMEOUT'
   | 'CANCELLED'
   | 'INTERNAL';
 

@@ -21,7 +21,20 @@ async function main(): Promise<void> {
   const logger = createLogger('stats-worker', config.logLevel);
   // CPU-bound: one thread per core by default, one file per thread at a time.
   const threads = config.threads ?? Math.max(1, os.availableParallelism());
-  const executor = createStatsExecutor({ dataRoot: config.dataRoot, threads, maxLineBytes: config.maxLineBytes });
+  const executor = createStatsExecutor({
+    dataRoot: config.dataRoot,
+    threads,
+    maxLineBytes: config.maxLineBytes,
+    readChunkBytes: config.readChunkBytes,
+    limits: config.limits,
+    rangeBytes: config.rangeBytes,
+    egress: {
+      allowLoopback: config.allowLoopback,
+      allowPrivate: config.allowPrivate,
+      headersTimeoutMs: config.httpTimeoutMs,
+      bodyTimeoutMs: config.httpTimeoutMs,
+    },
+  });
   const worker = await runWorker({
     kind: WorkerKind.WORKER_KIND_STATS,
     kindName: 'stats',

@@ -203,9 +203,9 @@ describe('stats executor (real piscina pool)', () => {
     it.each<[string, StatsTask, RegExp]>([
       ['a task without a source', {}, /no source/],
       [
-        'a url source (not supported yet)',
-        { source: { source: { $case: 'url', value: 'https://example.com/a.csv' } } },
-        /url sources are not supported yet/,
+        'a url source with another scheme',
+        { source: { source: { $case: 'url', value: 'ftp://example.com/a.csv' } } },
+        /only http and https/,
       ],
       ['a two-character delimiter', pathTask('three.csv', { delimiter: '::', noHeader: false }), /dialect\.delimiter/],
       ['a quote as delimiter', pathTask('three.csv', { delimiter: '"', noHeader: false }), /dialect\.delimiter/],
