@@ -195,6 +195,22 @@ describe('spindle up and the client commands', () => {
     const table = JSON.parse(readFileSync(path.join(tmp, 'r.json'), 'utf8')) as { rows: number }[];
     expect(table).toHaveLength(1);
     expect(table[0]?.rows).toBe(3);
+    const columns = await spindle(['results', id, '--table', 'columns']);
+    expect(columns.code, columns.stderr).toBe(0);
+    const [header, ...lines] = parseCsv(columns.stdout);
+    expect(header?.slice(0, 6)).toEqual(['file', 'rows', 'columns', 'error', 'column', 'type']);
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stats --columns-output writes the per-column statistics next to the summary', async () => {
+    const files = [path.join(dataRoot, 'in', 'b.csv')];
+    const run = await spindle(['stats', '-o', 's.csv', '--columns-output', 'c.csv', ...files]);
+    expect(run.code, run.stderr).toBe(0);
+    const [header, ...lines] = parseCsv(readFileSync(path.join(tmp, 'c.csv'), 'utf8'));
+    expect(header).toContain('median');
+    expect(header).toContain('distinct');
+    expect(lines.every((l) => l[0] === files[0])).toBe(true);
+    expect(parseCsv(readFileSync(path.join(tmp, 's.csv'), 'utf8'))[0]?.slice(0, 4)).toEqual(['file', 'rows', 'columns', 'error']);
   });
 
   it('watch replays a finished job and resumes after a sequence number', async () => {

@@ -10,6 +10,7 @@ import {
 import {
   createJobServiceClient,
   type ExportFormat,
+  type ResultsTable,
   type CancelJobResponse,
   type GetJobResponse,
   type JobEvent,
@@ -179,9 +180,9 @@ export class SpindleClient {
     }
   }
 
-  /** ExportResults as an async iterable of byte chunks. */
-  async *exportResults(jobId: string, format: ExportFormat, opts: CallOpts = {}): AsyncGenerator<Buffer> {
-    const call = this.raw.exportResults({ jobId, format, table: 0 });
+  /** ExportResults as an async iterable of byte chunks; `table` 0 = the per-file summary. */
+  async *exportResults(jobId: string, format: ExportFormat, opts: CallOpts & { table?: ResultsTable } = {}): AsyncGenerator<Buffer> {
+    const call = this.raw.exportResults({ jobId, format, table: opts.table ?? 0 });
     for await (const message of this.stream(call, opts)) {
       if (message.chunk.length > 0) yield message.chunk;
     }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { ExportFormat } from '@spindle/sdk';
+import { ExportFormat, ResultsTable } from '@spindle/sdk';
 import { withClient } from '../api/client';
 import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
@@ -10,6 +10,8 @@ import { exportResultsTo } from './shared';
 /** Options of `spindle results`. */
 export interface ResultsCommandOptions {
   format?: 'csv' | 'json';
+  /** summary: one row per file (default); columns: one row per file and column (stats jobs). */
+  table?: 'summary' | 'columns';
   output?: string;
 }
 
@@ -23,15 +25,16 @@ export async function runResults(
   // --json alone asks for the JSON table; an explicit --format wins.
   const name = opts.format ?? (globals.json ? 'json' : 'csv');
   const format = name === 'json' ? ExportFormat.EXPORT_FORMAT_JSON : ExportFormat.EXPORT_FORMAT_CSV;
+  const table = opts.table === 'columns' ? ResultsTable.RESULTS_TABLE_COLUMNS : ResultsTable.RESULTS_TABLE_SUMMARY;
   return withClient(globals.addr, async (client) => {
     if (opts.output !== undefined) {
       const file = path.resolve(ctx.cwd, opts.output);
-      await exportResultsTo(client, jobId, format, file, ctx.signal);
+      await exportResultsTo(client, jobId, format, file, ctx.signal, table);
       ctx.stderr.write(`results of job ${jobId} written to ${file}\n`);
       return ExitCode.Ok;
     }
     let last = '';
-    for await (const chunk of client.exportResults(jobId, format, { signal: ctx.signal })) {
+    for await (const chunk of client.exportResults(jobId, format, { signal: ctx.signal, table })) {
       const text = chunk.toString('utf8');
       ctx.stdout.write(text);
       if (text.length > 0) last = text;
@@ -48,6 +51,11 @@ export function registerResults(program: Command, ctx: CliContext, run: Runner):
     .description("export a job's results table as CSV or JSON")
     .argument('<job-id>', 'the job')
     .addOption(new Option('--format <format>', 'table format (default csv, or json with --json)').choices(['csv', 'json']))
+    .addOption(
+      new Option('--table <table>', 'summary: one row per file; columns: one row per file and column (stats jobs)')
+        .choices(['summary', 'columns'])
+        .default('summary'),
+    )
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(async (jobId: string, _opts: unknown, command: Command) =>
       run(command, (globals) => runResults(ctx, globals, jobId, command.opts<ResultsCommandOptions>())),

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { CsvDialect, ExportFormat, RetryPolicy } from '@spindle/sdk';
+import type { CsvDialect, ExportFormat, ResultsTable, RetryPolicy } from '@spindle/sdk';
 import type { SpindleClient } from '../api/client';
 import type { GlobalOptions } from '../context';
 import { intInRange, parseDelimiter } from '../input/options';
@@ -42,13 +42,14 @@ export function submitOptions(
   return { requestId: opts.requestId, detach: opts.detach, json: globals.json, progress: globals.progress };
 }
 
-/** Streams the job's results table into `file` (atomically). */
+/** Streams one of the job's results tables (default: the summary) into `file` (atomically). */
 export async function exportResultsTo(
   client: SpindleClient,
   jobId: string,
   format: ExportFormat,
   file: string,
   signal: AbortSignal,
+  table?: ResultsTable,
 ): Promise<void> {
-  await writeFileAtomic(file, client.exportResults(jobId, format, { signal }), { signal });
+  await writeFileAtomic(file, client.exportResults(jobId, format, { signal, table }), { signal });
 }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ExportFormat, type JobSpec, type StatsSource } from '@spindle/sdk';
+import { ExportFormat, ResultsTable, type JobSpec, type StatsSource } from '@spindle/sdk';
 import { withClient } from '../api/client';
 import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
@@ -13,6 +13,8 @@ import { addDialectOptions, addSubmitOptions, dialectOf, exportResultsTo, retryP
 /** Options of `spindle stats`. */
 export interface StatsCommandOptions {
   output?: string;
+  /** Where to write the per-column statistics table (CSV). */
+  columnsOutput?: string;
   delimiter?: string;
   /** False with --no-header. */
   header: boolean;
@@ -51,6 +53,7 @@ export async function runStats(
 ): Promise<number> {
   const sources = toStatsSources(files, ctx.cwd);
   const output = opts.output === undefined ? undefined : path.resolve(ctx.cwd, opts.output);
+  const columnsOutput = opts.columnsOutput === undefined ? undefined : path.resolve(ctx.cwd, opts.columnsOutput);
   const spec: JobSpec = {
     kind: { $case: 'stats', value: { sources, dialect: dialectOf(opts) } },
     name: opts.name ?? `stats ${sources.length} file${sources.length === 1 ? '' : 's'}`,
@@ -62,12 +65,23 @@ export async function runStats(
     if (output !== undefined) {
       await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
     }
+    if (columnsOutput !== undefined) {
+      await exportResultsTo(
+        client,
+        outcome.job.id,
+        ExportFormat.EXPORT_FORMAT_CSV,
+        columnsOutput,
+        ctx.signal,
+        ResultsTable.RESULTS_TABLE_COLUMNS,
+      );
+    }
     if (!globals.json) {
       ctx.stdout.write('\n' + renderStatsTable(outcome.tasks, { cwd: ctx.cwd }) + '\n');
       const failures = describeFailures(outcome.tasks);
       if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
       ctx.stdout.write(summarizeJob(outcome.job, outcome.tasks) + '\n');
       if (output !== undefined) ctx.stdout.write(`results written to ${output}\n`);
+      if (columnsOutput !== undefined) ctx.stdout.write(`per-column statistics written to ${columnsOutput}\n`);
     }
     return outcome.exitCode;
   });
@@ -78,7 +92,8 @@ export function registerStats(program: Command, ctx: CliContext, run: Runner): v
     .command('stats')
     .description('compute statistics of CSV files on the stats workers and wait for them')
     .argument('<files...>', "CSV files (inside the workers' data root) or http(s) URLs")
-    .option('-o, --output <file>', 'write the results table as CSV to this file');
+    .option('-o, --output <file>', 'write the results table (one row per file) as CSV to this file')
+    .option('--columns-output <file>', 'write the per-column statistics (one row per file and column) as CSV to this file');
   addSubmitOptions(addDialectOptions(cmd)).action(async (files: string[], _opts: unknown, command: Command) =>
     run(command, (globals) => runStats(ctx, globals, files, command.opts<StatsCommandOptions>())),
   );

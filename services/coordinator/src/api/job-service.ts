@@ -99,7 +99,7 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
     cancelJob: unary('CancelJob', (req: CancelJobRequest) => ({ job: jobs.cancel(req.jobId) })),
     listResults: unary('ListResults', (req: ListResultsRequest) => jobs.listResults(req)),
     exportResults(call: ServerWritableStream<ExportResultsRequest, ExportResultsResponse>) {
-      exportResults(jobs, call.request.jobId, call.request.format || ExportFormat.EXPORT_FORMAT_CSV)
+      exportResults(jobs, call.request.jobId, call.request.format || ExportFormat.EXPORT_FORMAT_CSV, call.request.table)
         .then(({ contentType, body }) => {
           const CHUNK = 1 << 20;
           for (let off = 0; off < body.length || off === 0; off += CHUNK) {

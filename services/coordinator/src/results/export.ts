@@ -1,6 +1,7 @@
 import { SpindleError } from '@spindle/runtime';
-import { ExportFormat, JobKind, TaskError, TaskKind, type StatsResult, type Task } from '@spindle/sdk';
+import { ExportFormat, JobKind, ResultsTable, TaskError, TaskKind, type StatsResult, type Task } from '@spindle/sdk';
 import type { JobManager } from '../jobs/job-manager';
+import { columnsTableToCsv, columnsTableToJson } from './columns-table';
 import { statsTableToCsv, statsTableToJson } from './stats-table';
 
 /** One line of a fetch job's results table. */
@@ -48,20 +49,29 @@ function taskStateName(t: Task): string {
 }
 
 /**
- * The results table of a job. Stats and fetch-then-stats jobs: one row per file
- * (built as a danfojs-node DataFrame, see stats-table.ts); fetch jobs: one row per URL.
+ * The results table of a job. Stats and fetch-then-stats jobs: one row per file (SUMMARY,
+ * stats-table.ts) or per (file, column) (COLUMNS, columns-table.ts), built as danfojs-node
+ * DataFrames; fetch jobs: one row per URL (COLUMNS is INVALID_ARGUMENT there).
  */
 export async function exportResults(
   jobs: JobManager,
   jobId: string,
   format: ExportFormat,
+  table: ResultsTable = ResultsTable.RESULTS_TABLE_SUMMARY,
 ): Promise<{ contentType: string; body: Buffer }> {
   if (format !== ExportFormat.EXPORT_FORMAT_CSV && format !== ExportFormat.EXPORT_FORMAT_JSON) {
     throw new SpindleError('INVALID_ARGUMENT', `format: unknown export format ${format}`, { field: 'format' });
   }
+  const columnsTable = table === ResultsTable.RESULTS_TABLE_COLUMNS;
+  if (!columnsTable && table !== ResultsTable.RESULTS_TABLE_SUMMARY && table !== ResultsTable.RESULTS_TABLE_UNSPECIFIED) {
+    throw new SpindleError('INVALID_ARGUMENT', `table: unknown results table ${table}`, { field: 'table' });
+  }
   const kind = jobs.jobKind(jobId);
   const json = format === ExportFormat.EXPORT_FORMAT_JSON;
   if (kind === JobKind.JOB_KIND_FETCH) {
+    if (columnsTable) {
+      throw new SpindleError('INVALID_ARGUMENT', 'table: a fetch job has no per-column statistics', { field: 'table' });
+    }
     const rows = [...jobs.iterateTasks(jobId)].map(fetchRow);
     if (json) return { contentType: 'application/json', body: Buffer.from(JSON.stringify(rows, null, 2)) };
     const header = Object.keys(fetchRow({ index: 0, target: '', state: 0, attempt: 0 } as Task));
@@ -84,6 +94,10 @@ export async function exportResults(
     else byIndex.set(t.index, { index: t.index, source: t.target, error: unfinished(t) });
   }
   const rows = [...byIndex.values()].sort((a, b) => a.index - b.index);
+  if (columnsTable) {
+    if (json) return { contentType: 'application/json', body: Buffer.from(columnsTableToJson(rows)) };
+    return { contentType: 'text/csv', body: Buffer.from(columnsTableToCsv(rows)) };
+  }
   if (json) return { contentType: 'application/json', body: Buffer.from(await statsTableToJson(rows)) };
   return { contentType: 'text/csv', body: Buffer.from(await statsTableToCsv(rows)) };
 }

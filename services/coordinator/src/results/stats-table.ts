@@ -25,7 +25,8 @@ export interface StatsTableRow {
 /** The columns every results table starts with. */
 export const STATS_TABLE_BASE_COLUMNS = ['file', 'rows', 'columns', 'error'] as const;
 
-type Cell = string | number | null;
+/** A table cell; null is an absent value. */
+export type Cell = string | number | null;
 
 interface PlainTable {
   columns: string[];
@@ -35,7 +36,8 @@ interface PlainTable {
 type Danfo = typeof import('danfojs-node');
 let danfo: Danfo | undefined;
 
-function loadDanfo(): Danfo {
+/** danfojs-node, loaded on first use. */
+export function loadDanfo(): Danfo {
   // Required lazily: importing danfojs-node takes most of a second (it loads tfjs), which the
   // coordinator should only pay when a table is actually built.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,7 +53,8 @@ const FRAME_NAMES: ReadonlyMap<string, string> = new Map([['columns', 'n_columns
 const TABLE_NAMES: ReadonlyMap<string, string> = new Map(
   [...FRAME_NAMES].map(([table, frame]) => [frame, table]),
 );
-const toFrameName = (name: string): string => FRAME_NAMES.get(name) ?? name;
+/** A table column's name inside a DataFrame. */
+export const toFrameName = (name: string): string => FRAME_NAMES.get(name) ?? name;
 const toTableName = (name: string): string => TABLE_NAMES.get(name) ?? name;
 
 /**
@@ -78,6 +81,11 @@ export function buildStatsTable(rows: readonly StatsTableRow[]): DataFrame {
  */
 export function statsTableToCsv(table: DataFrame | readonly StatsTableRow[]): string {
   const { columns, data } = toPlain(table);
+  return frameToCsv(columns, data);
+}
+
+/** Writes a plain table as CSV through DataFrame.toCSV, escaping every cell first (see above). */
+export function frameToCsv(columns: readonly string[], data: readonly Cell[][]): string {
   const { DataFrame } = loadDanfo();
   const header = `${columns.map(csvField).join(',')}\n`;
   if (data.length === 0) return header;
@@ -95,6 +103,11 @@ export function statsTableToCsv(table: DataFrame | readonly StatsTableRow[]): st
 export function statsTableToJson(table: DataFrame | readonly StatsTableRow[]): string {
   const df = Array.isArray(table) ? buildStatsTable(table as readonly StatsTableRow[]) : (table as DataFrame);
   if (df.shape[0] === 0) return '[]';
+  return frameToJson(df);
+}
+
+/** A DataFrame as a JSON array of row objects, through DataFrame.toJSON (see above). */
+export function frameToJson(df: DataFrame): string {
   // danfojs-node 1.2 swaps its own format names: 'column' (the default) yields one object per
   // row, 'row' yields one array per column. Asked for explicitly so that an upgrade that fixes
   // the naming shows up in the tests rather than silently changing the file's shape.

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { ColumnStats, StatsResult, TaskError } from '@spindle/sdk';
+import type { StatsTableRow } from './stats-table';
+import { buildColumnsTable, columnsTableToCsv, columnsTableToJson, COLUMNS_TABLE_COLUMNS } from './columns-table';
+
+/** A minimal RFC 4180 reader, independent of the code under test. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  expect(quoted, 'unterminated quote in output').toBe(false);
+  expect(field === '' && row.length === 0, 'output ends with a newline').toBe(true);
+  return rows;
+}
+
+function column(name: string, values: Partial<ColumnStats> = {}): ColumnStats {
+  return ColumnStats.create({
+    name,
+    type: 1,
+    count: 3,
+    nulls: 0,
+    sum: 6,
+    mean: 2,
+    std: 1,
+    min: 1,
+    max: 3,
+    numeric: true,
+    ...values,
+  });
+}
+
+function result(source: string, rows: number, columnStats: ColumnStats[]): StatsResult {
+  return StatsResult.create({ source, rows, columns: columnStats.length, bytes: 100, columnStats, durationMs: 5 });
+}
+
+export const rows: StatsTableRow[] = [
+  {
+    index: 2,
+    source: 'bad "q".csv',
+    error: TaskError.create({
+      code: 'CSV_MALFORMED',
+      message: 'bad "q".csv: unterminated quoted field in record 3 (byte offset 17), see line\nbelow',
+      retryable: false,
+      httpStatus: 0,
+    }),
+  },
+  {
+    index: 0,
+    source: 'a.csv',
+    result: result('a.csv', 3, [
+      column('x', { mean: 0.1 + 0.2, min: -1.5, max: 1e21 }),
+      column('label', { numeric: false, type: 3, mean: 0, min: 0, max: 0 }),
+      column('y', { mean: 1 / 3, min: 0, max: 7 }),
+    ]),
+  },
+  {
+    index: 1,
+    source: 'dir/b,c.csv',
+    result: result('dir/b,c.csv', 10, [column('z', { mean: -2.25, min: -9, max: 4 }), column('x', { mean: 5, min: 5, max: 5 })]),
+  },
+];
+
+describe('per-column results table', () => {
+  it('has one row per (file, column), ordered by file index, and one row for a failed file', () => {
+    const [header, ...lines] = parseCsv(columnsTableToCsv(rows));
+    expect(header).toEqual([...COLUMNS_TABLE_COLUMNS]);
+    expect(lines.map((l) => [l[0], l[4]])).toEqual([
+      ['a.csv', 'x'],
+      ['a.csv', 'label'],
+      ['a.csv', 'y'],
+      ['dir/b,c.csv', 'z'],
+      ['dir/b,c.csv', 'x'],
+      ['bad "q".csv', ''],
+    ]);
+    const x = Object.fromEntries(header!.map((h, i) => [h, lines[0]![i]]));
+    expect(x).toMatchObject({ file: 'a.csv', rows: '3', columns: '3', error: '', type: 'integer', count: '3' });
+    expect(Number(x.mean)).toBe(0.1 + 0.2);
+    expect(x).toMatchObject({ min: '-1.5', max: '1e+21', std: '1', sum: '6' });
+    const label = Object.fromEntries(header!.map((h, i) => [h, lines[1]![i]]));
+    // Text columns leave the numeric statistics empty.
+    expect(label).toMatchObject({ type: 'string', mean: '', min: '', max: '', median: '', min_length: '0' });
+    expect(lines[5]![3]).toMatch(/^CSV_MALFORMED: .*see line\nbelow$/);
+  });
+
+  it('writes JSON with null where a value does not apply, through a DataFrame', () => {
+    const parsed = JSON.parse(columnsTableToJson(rows)) as Array<Record<string, unknown>>;
+    expect(parsed).toHaveLength(6);
+    expect(parsed[1]).toMatchObject({ file: 'a.csv', columns: 3, column: 'label', type: 'string', mean: null, distinct: 0 });
+    expect(parsed[5]).toMatchObject({ file: 'bad "q".csv', rows: null, column: null, error: expect.stringMatching(/^CSV_MALFORMED/) });
+    expect(buildColumnsTable(rows).shape).toEqual([6, COLUMNS_TABLE_COLUMNS.length]);
+    expect(columnsTableToJson([])).toBe('[]');
+    expect(columnsTableToCsv([])).toBe(`${COLUMNS_TABLE_COLUMNS.join(',')}\n`);
+  });
+});
