@@ -8,13 +8,13 @@ const envSchema = workerEnvSchema.extend({
   /** Size of each file read, in bytes. */
   SPINDLE_STATS_READ_CHUNK_BYTES: z.coerce.number().int().min(4096).max(64 << 20).default(1 << 20),
   /** Numbers kept per file for exact medians/quartiles (shared by its columns). */
-  SPINDLE_STATS_EXACT_QUANTILE_VALUES: z.coerce.number().int().min(0).max(1e9).default(1_000_000),
+  SPINDLE_STATS_EXACT_QUANTILE_VALUES: z.coerce.number().int().min(0).max(1e9).default(262_144),
   /** Distinct values counted exactly per file (shared by its columns). */
-  SPINDLE_STATS_EXACT_DISTINCT_VALUES: z.coerce.number().int().min(0).max(1e9).default(250_000),
+  SPINDLE_STATS_EXACT_DISTINCT_VALUES: z.coerce.number().int().min(0).max(1e9).default(65_536),
   /** Most columns a file may have. */
   SPINDLE_STATS_MAX_COLUMNS: z.coerce.number().int().min(1).max(100_000).default(1024),
   /** Target size of the byte ranges a large local file is split into, in bytes. */
-  SPINDLE_STATS_RANGE_BYTES: z.coerce.number().int().min(64 * 1024).default(16 << 20),
+  SPINDLE_STATS_RANGE_BYTES: z.coerce.number().int().min(64 * 1024).default(64 << 20),
   /** URL sources: allow loopback / private addresses. */
   SPINDLE_STATS_ALLOW_LOOPBACK: BoolEnv.default(false),
   SPINDLE_STATS_ALLOW_PRIVATE: BoolEnv.default(false),

@@ -51,7 +51,7 @@ export interface StatsExecutorOptions {
   /**
    * A local file of at least 2 × `minRangeBytes` is split into byte ranges of about this size
    * (a multiple of `threads` of them), parsed on all threads and merged.
-   * @default 16777216 (16 MiB)
+   * @default 67108864 (64 MiB)
    */
   rangeBytes?: number;
   /** Smallest range worth a thread of its own. @default 1048576 (1 MiB) */
@@ -109,7 +109,7 @@ class StatsExecutor implements TaskExecutor<StatsTask> {
       threads = 2,
       maxLineBytes = MiB,
       readChunkBytes = MiB,
-      rangeBytes = 16 * MiB,
+      rangeBytes = 64 * MiB,
       minRangeBytes = MiB,
     } = options;
     if (typeof dataRoot !== 'string' || !path.isAbsolute(dataRoot)) {
@@ -241,8 +241,10 @@ class StatsExecutor implements TaskExecutor<StatsTask> {
       if (response.type !== 'range') throw new Error(`unexpected thread response ${response.type}`);
       return response;
     };
-    const { state } = fileHead.columns.length === 0 ? { state: base } : await runRanges(ranges, base, this.#limits, runRange);
-    const stats = StatsEngine.finalize(state, this.#limits);
+    const stats =
+      fileHead.columns.length === 0
+        ? StatsEngine.finalize(base, this.#limits)
+        : (await runRanges(ranges, base, this.#limits, runRange)).stats;
     ctx.progress({ bytesDone: size, bytesTotal: size, rowsDone: stats.rows });
     return { source, ...stats, delimiter: String.fromCharCode(delimiter) };
   }

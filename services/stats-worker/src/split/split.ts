@@ -1,5 +1,5 @@
 import { StatsError, type StatsErrorCode } from '../errors';
-import { StatsEngine, type FileState } from '../stats/engine';
+import { StatsEngine, type FileState, type FileStats } from '../stats/engine';
 import type { EngineLimits } from '../stats/limits';
 
 /** One byte range of a file to parse: records that start in [start, end). */
@@ -58,8 +58,10 @@ export function planRanges(
  * line breaks, say — range k is parsed again from the true start. A range's error only counts
  * once its start is confirmed, since a wrong guess can make good data look malformed.
  *
- * `base` is the state of the file's header (columns named, no rows). Returns the merged state
- * and how many ranges had to be parsed again.
+ * `base` is the state of the file's header (columns named, no rows). Returns the statistics
+ * and how many ranges had to be parsed again. States are folded into live profiles as they
+ * are confirmed, so the main thread holds at most the states of ranges that finished before
+ * an earlier one (fewer than the threads, as the pool runs ranges in order).
  *
  * @throws StatsError for the first confirmed error in file order
  */
@@ -68,12 +70,13 @@ export async function runRanges(
   base: FileState,
   limits: EngineLimits,
   run: (range: RangeSpec) => Promise<RangeOutcome>,
-): Promise<{ state: FileState; reparsed: number }> {
+): Promise<{ stats: FileStats; reparsed: number }> {
   const pending = ranges.map((range) => run(range));
   // Rejections (cancellation, a dead thread) are awaited in order below; until then, keep
   // them from being reported as unhandled.
   for (const p of pending) p.catch(() => undefined);
-  let state = base;
+  const merger = StatsEngine.merger(limits);
+  merger.add(base);
   let expected = ranges[0]?.start ?? 0;
   let reparsed = 0;
   for (let k = 0; k < ranges.length; k++) {
@@ -87,8 +90,8 @@ export async function runRanges(
           : await run({ index: range.index, start: expected, end: range.end, guess: false });
     }
     if (!outcome.ok) throw new StatsError(outcome.code, outcome.message);
-    state = StatsEngine.merge(state, outcome.state, limits);
+    merger.add(outcome.state);
     expected = outcome.stop;
   }
-  return { state, reparsed };
+  return { stats: merger.finalize(), reparsed };
 }

@@ -215,6 +215,14 @@ export class StatsEngine implements RecordSink {
     };
   }
 
+  /**
+   * A merger that folds the states of consecutive parts of a file into live profiles, in
+   * place: merging K parts copies nothing K times (StatsEngine.merge rebuilds both sides).
+   */
+  static merger(limits: EngineLimits = DEFAULT_ENGINE_LIMITS): FileStateMerger {
+    return new FileStateMerger(limits);
+  }
+
   #createProfiles(names: readonly string[]): ColumnProfile[] {
     if (names.length > this.#limits.maxColumns) {
       throw new StatsError(
@@ -340,5 +348,47 @@ export class StatsEngine implements RecordSink {
     this.#rows += rows;
     this.#ragged += ragged;
     return p;
+  }
+}
+
+/** Folds the states of consecutive parts of one file, in file order (see StatsEngine.merger). */
+export class FileStateMerger {
+  readonly #limits: EngineLimits;
+  #profiles: ColumnProfile[] | null = null;
+  #rows = 0;
+  #ragged = 0;
+  #bytes = 0;
+
+  constructor(limits: EngineLimits) {
+    this.#limits = limits;
+  }
+
+  /** Adds the state of the part that follows everything added so far. */
+  add(state: FileState): void {
+    this.#rows += state.rows;
+    this.#ragged += state.raggedRows;
+    this.#bytes += state.bytes;
+    if (state.columns === null) return;
+    if (this.#profiles === null) {
+      const perColumn = columnLimits(this.#limits, state.columns.length);
+      this.#profiles = state.columns.map((c) => ColumnProfile.fromState(c, perColumn));
+      return;
+    }
+    if (this.#profiles.length !== state.columns.length) {
+      throw new Error('cannot merge the states of files with different column counts');
+    }
+    state.columns.forEach((c, i) => this.#profiles![i]!.merge(c));
+  }
+
+  /** The statistics of everything added. */
+  finalize(): FileStats {
+    const profiles = this.#profiles ?? [];
+    return {
+      rows: this.#rows,
+      columns: profiles.length,
+      bytes: this.#bytes,
+      columnStats: profiles.map((p) => p.toColumnStats()),
+      raggedRows: this.#ragged,
+    };
   }
 }

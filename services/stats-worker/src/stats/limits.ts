@@ -10,14 +10,16 @@ export interface EngineLimits {
   /**
    * Numbers kept for exact medians and quartiles, over all columns. A column past its share
    * switches to the quantile sketch (≤ 0.4 % relative error).
-   * @default 1_000_000 (8 MB)
+   * @default 262_144 (2 MiB; a 6-column file is exact up to ~43,000 rows)
    */
   exactQuantileValues: number;
   /**
    * Distinct values counted exactly, over all columns. A column past its share switches to a
    * HyperLogLog estimate (0.81 % standard error). Text sets may also hold at most 32 bytes per
-   * value of their share.
-   * @default 250_000
+   * value of their share. Kept small on purpose: every byte range of a split file fills its
+   * own exact sets before they overflow, and probing a set that outgrows the CPU caches costs
+   * more than the HyperLogLog (measured: 110 ms per 43 MB file at 250,000).
+   * @default 65_536 (a 6-column file: 10,922 per column)
    */
   exactDistinctValues: number;
   /**
@@ -29,8 +31,8 @@ export interface EngineLimits {
 }
 
 export const DEFAULT_ENGINE_LIMITS: Readonly<EngineLimits> = Object.freeze({
-  exactQuantileValues: 1_000_000,
-  exactDistinctValues: 250_000,
+  exactQuantileValues: 262_144,
+  exactDistinctValues: 65_536,
   maxColumns: 1024,
 });
 

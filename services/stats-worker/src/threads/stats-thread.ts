@@ -7,11 +7,12 @@
 import { constants, promises as fs } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { Piscina } from 'piscina';
+import type { Agent } from 'undici';
 import { detectDelimiter } from '../csv/sniff';
 import { guessRecordStart } from '../csv/range-start';
 import { getErrorMessage, isStatsError, StatsError } from '../errors';
-import { checkUrl, egressLookup } from '../source/egress';
+import type * as Egress from '../source/egress';
 import type { RangeOutcome } from '../split/split';
 import { StatsEngine, type FileState } from '../stats/engine';
 import type {
@@ -31,9 +32,9 @@ export default async function statsThread(request: StatsThreadRequest): Promise<
   try {
     switch (request.type) {
       case 'stats-range':
-        return { type: 'range', ...(await statsOfRange(request, port)) };
+        return movable({ type: 'range', ...(await statsOfRange(request, port)) });
       case 'stats-stream':
-        return await statsOfStream(request, port);
+        return movable(await statsOfStream(request, port));
       default: {
         const unknown: never = request;
         return { type: 'error', code: 'INTERNAL', message: `unknown request ${JSON.stringify(unknown)}` };
@@ -42,6 +43,33 @@ export default async function statsThread(request: StatsThreadRequest): Promise<
   } finally {
     port.close();
   }
+}
+
+/**
+ * Marks the typed arrays of a response (sketch buckets, HyperLogLog registers, kept values)
+ * for transfer instead of copy. A wide file's range state is several MB; copying it through
+ * structured clone cost a serialisation buffer in this thread's malloc arena and another on
+ * the main thread, which is what pushed the worker's RSS up (measured 277 MiB → see
+ * bench/RESULTS.md). Only arrays that own their whole buffer are moved.
+ */
+function movable<T extends object>(value: T): T {
+  const buffers = new Set<ArrayBuffer>();
+  const visit = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    if (ArrayBuffer.isView(v)) {
+      const { buffer } = v;
+      if (buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === buffer.byteLength) buffers.add(buffer);
+      return;
+    }
+    for (const item of Object.values(v)) visit(item);
+  };
+  visit(value);
+  if (buffers.size === 0) return value;
+  // piscina sends `[valueSymbol]` with `[transferableSymbol]` as the transfer list.
+  return Piscina.move({
+    [Piscina.transferableSymbol]: [...buffers],
+    [Piscina.valueSymbol]: value,
+  } as unknown as ArrayBuffer) as unknown as T;
 }
 
 function progress(port: MessagePort, bytesDone: number, rowsDone: number): void {
@@ -166,13 +194,18 @@ async function statsOfStream(request: StatsStreamRequest, port: MessagePort): Pr
       body = handle.createReadStream({ highWaterMark: request.chunkBytes, autoClose: false });
     } else {
       const { url, egress } = request.input;
+      // Loaded on first use: undici costs every thread memory that file tasks never need.
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const { checkUrl, egressLookup } = require('../source/egress') as typeof Egress;
+      const undici = require('undici') as typeof import('undici');
+      /* eslint-enable @typescript-eslint/no-require-imports */
       const parsed = checkUrl(url, egress);
-      agent = new Agent({
+      agent = new undici.Agent({
         connect: { lookup: egressLookup(egress), timeout: egress.headersTimeoutMs },
         headersTimeout: egress.headersTimeoutMs,
         bodyTimeout: egress.bodyTimeoutMs,
       });
-      body = await openUrl(parsed, agent);
+      body = await openUrl(parsed, agent, undici.request);
     }
     const counted = countBytes(body, (n) => (sourceBytes += n));
     const csv = await maybeGunzip(counted, /\.gz$/i.test(urlPath(request)));
@@ -196,7 +229,11 @@ function urlPath(request: StatsStreamRequest): string {
 }
 
 /** GETs a URL (following up to 5 redirects, each checked by the egress lookup); the body, streamed. */
-async function openUrl(url: URL, agent: Agent): Promise<AsyncIterable<Uint8Array>> {
+async function openUrl(
+  url: URL,
+  agent: Agent,
+  request: typeof import('undici').request,
+): Promise<AsyncIterable<Uint8Array>> {
   let current = url;
   for (let hop = 0; hop <= 5; hop++) {
     const response = await request(current, { dispatcher: agent, method: 'GET', headers: { 'accept-encoding': 'identity' } });
