@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors';
-import { buildFetchJob, checkOutputDir } from './fetch';
+import { ExistingFilePolicy } from '@spindle/sdk';
+import { buildFetchJob, checkOutputDir, parseIfExists } from './fetch';
 import { toStatsSources } from './stats';
 
 const item = { url: 'http://a.test/x.csv', fileName: '', sha256: '' };
@@ -25,6 +26,37 @@ describe('fetch job building', () => {
       value: { dialect: { delimiter: ';', noHeader: true }, fetch: { items: [item, item].map((i) => ({ ...i, expectedSize: 0 })) } },
     });
     expect(chained.name).toBe('fetch and analyse 2 URLs');
+  });
+
+  it('passes download limits, the if-exists policy and the retry policy', () => {
+    const job = buildFetchJob([item], {
+      ...base,
+      size: 10,
+      perHost: 2,
+      ifExists: parseIfExists('rename'),
+      connectTimeout: 1000,
+      headersTimeout: 2000,
+      idleTimeout: 3000,
+      maxRedirects: 4,
+      backoff: 250,
+      maxBackoff: 8000,
+    });
+    expect(job.kind?.$case === 'fetch' && job.kind.value).toMatchObject({
+      items: [{ expectedSize: 10 }],
+      options: {
+        perHostConcurrency: 2,
+        ifExists: ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME,
+        connectTimeoutMs: 1000,
+        headersTimeoutMs: 2000,
+        idleTimeoutMs: 3000,
+        maxRedirects: 4,
+      },
+    });
+    expect(job.retry).toEqual({ maxAttempts: 0, initialBackoffMs: 250, maxBackoffMs: 8000 });
+    expect(buildFetchJob([item], base).retry).toBeUndefined();
+    expect(() => buildFetchJob([item, item], { ...base, size: 10 })).toThrow(/--size needs exactly one URL/);
+    expect(parseIfExists('SKIP')).toBe(ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL);
+    expect(() => parseIfExists('keep')).toThrow(/overwrite, skip or rename/);
   });
 
   it('rejects CSV options without --stats', () => {

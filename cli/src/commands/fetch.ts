@@ -1,11 +1,11 @@
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
-import { ExportFormat, type FetchJobSpec, type FetchOptions, type JobSpec } from '@spindle/sdk';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ExistingFilePolicy, ExportFormat, type FetchJobSpec, type FetchOptions, type JobSpec, type RetryPolicy } from '@spindle/sdk';
 import { withClient } from '../api/client';
 import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { UsageError } from '../errors';
-import { parseDuration, parseSize } from '../input/options';
+import { intInRange, parseDuration, parseSize } from '../input/options';
 import { collectFetchItems, type FetchItemInput } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
@@ -16,8 +16,20 @@ export interface FetchCommandOptions {
   input?: string;
   outputDir?: string;
   sha256?: string;
+  /** Expected size of the single URL given, in bytes. */
+  size?: number;
   timeout?: number;
+  connectTimeout?: number;
+  headersTimeout?: number;
+  idleTimeout?: number;
   maxBytes?: number;
+  maxRedirects?: number;
+  /** Per-host concurrency on each worker. */
+  perHost?: number;
+  ifExists?: ExistingFilePolicy;
+  /** First retry delay and its cap, in ms. */
+  backoff?: number;
+  maxBackoff?: number;
   /** Then compute the statistics of each downloaded file (a fetch_then_stats job). */
   stats: boolean;
   results?: string;
@@ -42,25 +54,65 @@ export function checkOutputDir(dir: string): string {
   return normalized.replace(/\/+$/, '');
 }
 
+/** `--if-exists` values. */
+const IF_EXISTS: Readonly<Record<string, ExistingFilePolicy>> = {
+  overwrite: ExistingFilePolicy.EXISTING_FILE_POLICY_OVERWRITE,
+  skip: ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL,
+  rename: ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME,
+};
+
+/** Parses `--if-exists`. */
+export function parseIfExists(value: string): ExistingFilePolicy {
+  const policy = IF_EXISTS[value.trim().toLowerCase()];
+  if (policy === undefined) throw new InvalidArgumentError('expected overwrite, skip or rename.');
+  return policy;
+}
+
 /** Builds the FetchJobSpec for `items` and the command's options. */
 export function buildFetchSpec(
   items: readonly FetchItemInput[],
-  opts: Pick<FetchCommandOptions, 'outputDir' | 'timeout' | 'maxBytes'>,
+  opts: Pick<
+    FetchCommandOptions,
+    | 'outputDir'
+    | 'size'
+    | 'timeout'
+    | 'connectTimeout'
+    | 'headersTimeout'
+    | 'idleTimeout'
+    | 'maxBytes'
+    | 'maxRedirects'
+    | 'perHost'
+    | 'ifExists'
+  >,
 ): FetchJobSpec {
+  if (opts.size !== undefined && items.length !== 1) {
+    throw new UsageError('--size needs exactly one URL');
+  }
   const options: FetchOptions = {
     maxBytes: opts.maxBytes ?? 0,
-    maxRedirects: 0,
-    connectTimeoutMs: 0,
-    headersTimeoutMs: 0,
-    idleTimeoutMs: 0,
+    maxRedirects: opts.maxRedirects ?? 0,
+    connectTimeoutMs: opts.connectTimeout ?? 0,
+    headersTimeoutMs: opts.headersTimeout ?? 0,
+    idleTimeoutMs: opts.idleTimeout ?? 0,
     totalTimeoutMs: opts.timeout ?? 0,
-    perHostConcurrency: 0,
-    ifExists: 0,
+    perHostConcurrency: opts.perHost ?? 0,
+    ifExists: opts.ifExists ?? ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED,
   };
   return {
-    items: items.map((i) => ({ url: i.url, fileName: i.fileName, sha256: i.sha256, expectedSize: 0 })),
+    items: items.map((i) => ({ url: i.url, fileName: i.fileName, sha256: i.sha256, expectedSize: opts.size ?? 0 })),
     outputDir: opts.outputDir === undefined ? '' : checkOutputDir(opts.outputDir),
     options,
+  };
+}
+
+/** The retry policy from `--attempts`, `--backoff` and `--max-backoff`; undefined = the coordinator's defaults. */
+export function fetchRetryPolicy(opts: Pick<FetchCommandOptions, 'attempts' | 'backoff' | 'maxBackoff'>): RetryPolicy | undefined {
+  const base = retryPolicy(opts.attempts);
+  if (base === undefined && opts.backoff === undefined && opts.maxBackoff === undefined) return undefined;
+  return {
+    maxAttempts: base?.maxAttempts ?? 0,
+    initialBackoffMs: opts.backoff ?? 0,
+    maxBackoffMs: opts.maxBackoff ?? 0,
   };
 }
 
@@ -76,7 +128,7 @@ export function buildFetchJob(items: readonly FetchItemInput[], opts: FetchComma
       ? { $case: 'fetchThenStats', value: { fetch, dialect: dialectOf(opts) } }
       : { $case: 'fetch', value: fetch },
     name: opts.name ?? (opts.stats ? `fetch and analyse ${noun}` : `fetch ${noun}`),
-    retry: retryPolicy(opts.attempts),
+    retry: fetchRetryPolicy(opts),
   };
 }
 
@@ -116,8 +168,21 @@ export function registerFetch(program: Command, ctx: CliContext, run: Runner): v
     .option('-i, --input <file>', "URL list, one per line: URL [SHA256] [FILE_NAME] ('-' = stdin)")
     .option('-o, --output-dir <dir>', 'folder under the worker data root (default: jobs/<job id>)')
     .option('--sha256 <hex>', 'expected SHA-256 of the single URL given')
+    .addOption(new Option('--size <size>', 'expected size of the single URL given, e.g. 1048576').argParser(parseSize))
+    .addOption(
+      new Option('--if-exists <policy>', 'when the file exists: overwrite, skip (when identical) or rename').argParser(
+        parseIfExists,
+      ),
+    )
+    .addOption(new Option('--per-host <n>', 'most downloads at once from one host, per worker').argParser(intInRange(1, 10_000)))
     .addOption(new Option('--timeout <duration>', 'longest attempt per item, e.g. 30s, 2m').argParser(parseDuration))
+    .addOption(new Option('--connect-timeout <duration>', 'time to connect').argParser(parseDuration))
+    .addOption(new Option('--headers-timeout <duration>', 'time until the response headers').argParser(parseDuration))
+    .addOption(new Option('--idle-timeout <duration>', 'longest wait for the next body bytes').argParser(parseDuration))
     .addOption(new Option('--max-bytes <size>', 'largest body accepted, e.g. 100MiB').argParser(parseSize))
+    .addOption(new Option('--max-redirects <n>', 'most redirects followed').argParser(intInRange(1, 100)))
+    .addOption(new Option('--backoff <duration>', 'delay before the first retry (doubles each retry)').argParser(parseDuration))
+    .addOption(new Option('--max-backoff <duration>', 'longest delay between retries').argParser(parseDuration))
     .option('--stats', 'then compute the statistics of each downloaded CSV file', false)
     .option('--results <file>', 'with --stats: write the results table as CSV to this file');
   addSubmitOptions(addDialectOptions(cmd)).action(async (urls: string[], _opts: unknown, command: Command) =>

@@ -79,7 +79,8 @@ export function describeFinishedTask(task: Task): string {
   const attempts = task.attempt > 1 ? ` (attempt ${task.attempt})` : '';
   if (task.state === TaskState.TASK_STATE_SUCCEEDED && outcome?.$case === 'fetch') {
     const r = outcome.value;
-    return `ok    ${kind}  ${task.target} → ${r.path}  ${formatBytes(r.bytes)}  ${formatDuration(r.durationMs)}${attempts}`;
+    const how = r.skipped ? '  (existing file, identical)' : r.resumedBytes > 0 ? `  (resumed after ${formatBytes(r.resumedBytes)})` : '';
+    return `ok    ${kind}  ${task.target} → ${r.path}  ${formatBytes(r.bytes)}  ${formatDuration(r.durationMs)}${attempts}${how}`;
   }
   if (task.state === TaskState.TASK_STATE_SUCCEEDED && outcome?.$case === 'stats') {
     const r = outcome.value;

@@ -58,10 +58,16 @@ describe('summaries', () => {
     );
   });
 
-  it('lists failures with their error and attempts', () => {
+  it('lists failures with their class, HTTP status and attempts', () => {
     expect(describeFailures([fetchOk, fetchFailed])).toEqual([
-      '  http://h/missing.csv: HTTP_STATUS: HTTP 404 from http://h/missing.csv after 3 attempts',
+      '  http://h/missing.csv: HTTP_STATUS after 3 attempts: HTTP 404 from http://h/missing.csv',
     ]);
+    const final = Task.fromPartial({
+      ...fetchFailed,
+      attempt: 2,
+      outcome: { $case: 'error', value: { code: 'HTTP_STATUS', httpStatus: 404, attempts: 1, message: 'GET x: server answered HTTP 404' } },
+    });
+    expect(describeFailures([final])).toEqual(['  http://h/missing.csv: HTTP_STATUS (HTTP 404) after 1 attempt: GET x: server answered HTTP 404']);
   });
 
   it('renders the demo table: first two numeric columns per file', () => {

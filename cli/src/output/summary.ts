@@ -62,8 +62,12 @@ export function describeFailures(tasks: readonly Task[]): string[] {
     .filter((t) => t.state === TaskState.TASK_STATE_FAILED)
     .map((t) => {
       const e = t.outcome?.$case === 'error' ? t.outcome.value : undefined;
-      const attempts = t.attempt > 1 ? ` after ${t.attempt} attempts` : '';
-      return `  ${t.target}: ${e ? `${e.code}: ${e.message}` : 'failed'}${attempts}`;
+      // The coordinator counts attempts on the final error (drain re-queues excluded).
+      const n = e?.attempts || t.attempt;
+      const attempts = n > 0 ? ` after ${n} attempt${n === 1 ? '' : 's'}` : '';
+      if (e === undefined) return `  ${t.target}: failed${attempts}`;
+      const status = e.httpStatus > 0 ? ` (HTTP ${e.httpStatus})` : '';
+      return `  ${t.target}: ${e.code}${status}${attempts}: ${e.message}`;
     });
 }
 

@@ -115,3 +115,85 @@ export async function listDir(dir: string): Promise<string[]> {
     throw err;
   }
 }
+
+/** What a {@link rangeHandler} does with one request. */
+export interface RangeServerOptions {
+  /** The resource; a function to let it change between requests. */
+  body: Buffer | (() => Buffer);
+  /** Strong ETag (quoted) of the current body; a function to let it change. '' = none. */
+  etag?: string | (() => string);
+  /** Serve byte ranges (Accept-Ranges: bytes, honour Range/If-Range). @default true */
+  ranges?: boolean;
+  /**
+   * Send only this many body bytes of the nth request (0-based), then hold the
+   * connection open until the test calls `reset()` (`{ 0: 1_000_000 }`).
+   */
+  holdAfter?: Record<number, number>;
+}
+
+/**
+ * A handler for a real HTTP server that serves one resource with optional byte
+ * ranges (RFC 9110: Range, If-Range, 206/416), and can stall a response
+ * mid-body until the test resets the connection. Records the Range and
+ * If-Range headers of every request.
+ */
+export function rangeHandler(options: RangeServerOptions): {
+  handler: http.RequestListener;
+  seen: Array<{ range: string | undefined; ifRange: string | undefined }>;
+  /** Resets (TCP RST) every held connection. */
+  reset(): void;
+} {
+  const seen: Array<{ range: string | undefined; ifRange: string | undefined }> = [];
+  const held: http.ServerResponse[] = [];
+  const handler: http.RequestListener = (req, res) => {
+    const n = seen.length;
+    const range = req.headers.range;
+    const ifRange = req.headers['if-range'];
+    seen.push({ range, ifRange: typeof ifRange === 'string' ? ifRange : undefined });
+    const body = typeof options.body === 'function' ? options.body() : options.body;
+    const etag = typeof options.etag === 'function' ? options.etag() : (options.etag ?? '');
+    const ranges = options.ranges ?? true;
+    const headers: http.OutgoingHttpHeaders = {};
+    if (etag !== '') headers.etag = etag;
+    if (ranges) headers['accept-ranges'] = 'bytes';
+    let start = 0;
+    let status = 200;
+    const m = ranges && typeof range === 'string' ? /^bytes=(\d+)-$/.exec(range) : null;
+    if (m !== null && (ifRange === undefined || ifRange === etag)) {
+      start = Number(m[1]);
+      if (start >= body.length) {
+        res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+        return;
+      }
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    }
+    const part = body.subarray(start);
+    headers['content-length'] = part.length;
+    res.writeHead(status, headers);
+    const hold = options.holdAfter?.[n];
+    if (hold === undefined) {
+      res.end(part);
+      return;
+    }
+    res.write(part.subarray(0, hold));
+    held.push(res);
+  };
+  const reset = (): void => {
+    for (const res of held.splice(0)) res.socket?.resetAndDestroy();
+  };
+  return { handler, seen, reset };
+}
+
+/** Size of the largest file in `dir` (0 if none), to see how far a download got. */
+export async function largestFile(dir: string): Promise<number> {
+  let max = 0;
+  for (const name of await listDir(dir)) {
+    try {
+      max = Math.max(max, (await fs.stat(path.join(dir, name))).size);
+    } catch {
+      // Renamed or removed meanwhile.
+    }
+  }
+  return max;
+}

@@ -67,7 +67,7 @@ interface Running {
  * generation collection every GC_EVERY_BYTES received frees them while they
  * are still young, for well under a millisecond each.
  */
-const GC_EVERY_BYTES = 16 * 1024 * 1024;
+const GC_EVERY_BYTES = 4 * 1024 * 1024;
 const minorGc = exposeGc();
 let receivedSinceGc = 0;
 

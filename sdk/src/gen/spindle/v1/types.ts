@@ -270,7 +270,10 @@ export enum ExistingFilePolicy {
    * (same size, and same SHA-256 when one is expected); otherwise overwrite it.
    */
   EXISTING_FILE_POLICY_SKIP_IDENTICAL = 2,
-  /** EXISTING_FILE_POLICY_RENAME - Keep the existing file and write to "name (1).ext", "name (2).ext", ... */
+  /**
+   * EXISTING_FILE_POLICY_RENAME - Keep the existing file and write to the first free "name (1).ext",
+   * "name (2).ext", ... (claimed atomically, so concurrent writers never share one).
+   */
   EXISTING_FILE_POLICY_RENAME = 3,
 }
 
@@ -390,8 +393,12 @@ export interface FetchItem {
   /** The URL; http or https only. */
   url: string;
   /**
-   * Optional file name to save under (a bare name, no directories). When empty,
-   * the worker derives it from the URL path; see FetchJobSpec.output_dir.
+   * Optional file name to save under. Untrusted either way: the coordinator
+   * sanitizes it (directories dropped, control and Windows-reserved characters
+   * replaced, at most 200 UTF-8 bytes) and makes it unique within the job; when
+   * empty the name comes from the URL path, or from the response's
+   * Content-Disposition when the URL has none. The rule is in
+   * docs/worker-protocol.md ("File names").
    */
   fileName: string;
   /** Optional expected SHA-256 of the body, lowercase hex. A mismatch fails the item. */
@@ -414,7 +421,10 @@ export interface FetchOptions {
   idleTimeoutMs: number;
   /** Longest total duration of one attempt, in ms. */
   totalTimeoutMs: number;
-  /** Most concurrent downloads from one host (host:port) on one worker. */
+  /**
+   * Most concurrent downloads from one host (host:port of the item's URL) on
+   * one worker. 0 = the worker's default (SPINDLE_FETCH_PER_HOST_CONCURRENCY).
+   */
   perHostConcurrency: number;
   /** What to do when the target file already exists. */
   ifExists: ExistingFilePolicy;

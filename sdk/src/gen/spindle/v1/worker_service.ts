@@ -165,7 +165,10 @@ export interface FetchTask {
   url: string;
   /** Folder under the worker's data root to write into. */
   outputDir: string;
-  /** File name to use; empty = derive from the URL. */
+  /**
+   * File name to use, planned by the coordinator (unique within the job);
+   * empty = derive from the URL. Workers sanitize it again before use.
+   */
   fileName: string;
   /** Expected SHA-256, lowercase hex; empty = don't check. */
   sha256: string;
