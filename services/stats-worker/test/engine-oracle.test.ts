@@ -12,6 +12,8 @@ type Danfo = typeof import('danfojs-node');
 const danfo = createRequire(__filename)('danfojs-node') as Danfo;
 
 const ROWS = 4000;
+// Exact budgets large enough for every column of these files, so the oracle can check exact values.
+const LIMITS = { exactQuantileValues: 8 * ROWS, exactDistinctValues: 8 * ROWS, maxColumns: 64 };
 const NUMERIC = ['id', 'gauss', 'ints', 'sci', 'big', 'tiny', 'quoted'] as const;
 
 let root: string;
@@ -63,6 +65,8 @@ async function danfoStats(file: string): Promise<Map<string, Record<string, numb
       std: Number(series.std()),
       min: Number(series.min()),
       max: Number(series.max()),
+      median: Number(series.median()),
+      distinct: Number(series.nUnique()),
     });
   }
   return out;
@@ -77,7 +81,11 @@ function compare(result: StatsResult, oracle: Map<string, Record<string, number>
     expect(column?.numeric, name).toBe(true);
     expect(column!.count, name).toBe(expected.count);
     expect(column!.nulls, name).toBe(0);
-    for (const key of ['mean', 'std', 'min', 'max'] as const) {
+    // 4000 rows: under the exact budget, so medians are exact and distinct counts too.
+    expect(column!.quantilesExact, name).toBe(true);
+    expect(column!.distinctExact, name).toBe(true);
+    expect(column!.distinct, `${name}.distinct`).toBe(expected.distinct);
+    for (const key of ['mean', 'std', 'min', 'max', 'median'] as const) {
       const message = `${name}.${key}: ${column![key]} vs ${expected[key]}`;
       expect(relativeError(column![key], expected[key]!), message).toBeLessThan(1e-9);
     }
@@ -87,7 +95,8 @@ function compare(result: StatsResult, oracle: Map<string, Record<string, number>
     expect(Math.abs(column!.sum - expected.sum!), `${name}.sum`).toBeLessThanOrEqual(sumTolerance);
   }
   const label = result.columnStats.find((c) => c.name === 'label');
-  expect(label).toMatchObject({ numeric: false, count: ROWS });
+  // By hand: cat0..cat6 and "cat, 0".."cat, 6" → 14 values of 4 and 6 characters.
+  expect(label).toMatchObject({ numeric: false, count: ROWS, distinct: 14, distinctExact: true, minLength: 4, maxLength: 6 });
 }
 
 beforeAll(async () => {
@@ -107,7 +116,7 @@ describe('engine against danfojs-node as an oracle', () => {
   ])('matches danfo per-column count/mean/std/min/max/sum (%s)', async (_, seed, lineEnd, readChunkBytes) => {
     const name = `oracle-${seed}.csv`;
     await fs.writeFile(path.join(root, name), generateCsv(seed, lineEnd));
-    const executor = statsWorker.createStatsExecutor({ dataRoot: root, threads: 1, readChunkBytes });
+    const executor = statsWorker.createStatsExecutor({ dataRoot: root, threads: 1, readChunkBytes, limits: LIMITS });
     executors.push(executor);
     const result = expectStats(await executor.run(pathTask(name), makeContext().ctx));
     compare(result, await danfoStats(path.join(root, name)));

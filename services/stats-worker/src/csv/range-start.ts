@@ -84,8 +84,12 @@ function probe(buf: Uint8Array, at: number, delimiter: number, columns: number, 
       },
       { delimiter, maxRecordBytes: Math.max(1, buf.length), startOffset: 1 },
     );
-    reader.push(buf.subarray(at, Math.min(buf.length, at + 64 * 1024)));
-    if (final && at + 64 * 1024 >= buf.length) reader.end();
+    try {
+      reader.push(buf.subarray(at, Math.min(buf.length, at + 64 * 1024)));
+      if (final && at + 64 * 1024 >= buf.length) reader.end();
+    } finally {
+      reader.release();
+    }
   } catch {
     return false;
   }

@@ -31,8 +31,12 @@ export function detectDelimiter(sample: Uint8Array, final: boolean): number {
         },
         { delimiter, maxRecordBytes: Math.max(1, sample.length) },
       );
-      reader.push(sample);
-      if (final) reader.end();
+      try {
+        reader.push(sample);
+        if (final) reader.end();
+      } finally {
+        reader.release();
+      }
     } catch {
       continue;
     }
@@ -91,8 +95,12 @@ export function readHead(
     },
     { delimiter, maxRecordBytes, startOffset: start, stopAt: start + 1 },
   );
-  reader.push(sample.subarray(start));
-  if (final) reader.end();
+  try {
+    reader.push(sample.subarray(start));
+    if (final) reader.end();
+  } finally {
+    reader.release();
+  }
   const found: string[] | null = names;
   if (found === null) {
     if (!final) {

@@ -3,7 +3,9 @@ import { HyperLogLog } from './hyperloglog';
 
 /**
  * Serialised distinct counter: the exact set while it is within its limits, else the
- * HyperLogLog registers. Plain typed arrays, so it crosses threads by structured clone.
+ * HyperLogLog registers. Plain typed arrays, so it crosses threads by structured clone or
+ * transfer. A state may share arrays with the counter it came from (no copy: states are
+ * made to be sent away); do not add to a counter after transferring its state.
  */
 export type DistinctState =
   | { kind: 'numbers'; values: Float64Array }
@@ -132,7 +134,7 @@ export class NumberDistinct {
   }
 
   toState(): DistinctState {
-    if (this.#hll !== null) return { kind: 'hll', registers: this.#hll.registers.slice() };
+    if (this.#hll !== null) return { kind: 'hll', registers: this.#hll.registers };
     const values = new Float64Array(this.#size);
     let n = 0;
     for (const v of this.#keys!) if (v === v) values[n++] = v;
@@ -270,7 +272,7 @@ export class TextDistinct {
   }
 
   toState(): DistinctState {
-    if (this.#hll !== null) return { kind: 'hll', registers: this.#hll.registers.slice() };
+    if (this.#hll !== null) return { kind: 'hll', registers: this.#hll.registers };
     return {
       kind: 'texts',
       arena: new Uint8Array(this.#arena.subarray(0, this.#bytes)),

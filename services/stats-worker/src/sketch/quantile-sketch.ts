@@ -65,7 +65,9 @@ class Store {
 
   constructor(state?: StoreState) {
     if (state) {
-      this.counts = state.counts.slice();
+      // Adopted, not copied: a sketch built from a state is either merged into another and
+      // dropped, or owns a state that was cloned or transferred to it.
+      this.counts = state.counts;
       this.offset = state.offset;
       for (let i = this.counts.length - 1; i >= 0; i--) {
         if (this.counts[i]! > 0) {
@@ -139,7 +141,8 @@ class Store {
   }
 
   toState(): StoreState {
-    return { offset: this.offset, counts: this.counts.slice() };
+    // Shared, not copied (see QuantileSketch.toState).
+    return { offset: this.offset, counts: this.counts };
   }
 }
 
@@ -242,6 +245,11 @@ export class QuantileSketch {
     return Math.min(max, Math.max(min, value));
   }
 
+  /**
+   * The state. It shares its arrays with this sketch (a range's state is transferred to the
+   * main thread, and a copy per range was measurable garbage): do not add to the sketch after
+   * sending the state away, and copy the state before adding to a sketch built from it twice.
+   */
   toState(): QuantileSketchState {
     return { negative: this.#negative.toState(), positive: this.#positive.toState(), zeros: this.#zeros };
   }

@@ -24,14 +24,18 @@ export interface QuartileValues {
  */
 export class Quantiles {
   readonly #maxExact: number;
-  #values: Float64Array | null;
+  /**
+   * The kept values, in chunks of CHUNK: no large allocation grows and is thrown away when a
+   * column overflows to the sketch (large short-lived buffers are what stays in glibc's
+   * per-thread arenas).
+   */
+  #chunks: Float64Array[] = [];
   #n = 0;
   #sketch: QuantileSketch | null = null;
 
   constructor(maxExact: number) {
     if (!Number.isInteger(maxExact) || maxExact < 0) throw new RangeError('maxExact must be a non-negative integer');
     this.#maxExact = maxExact;
-    this.#values = maxExact > 0 ? new Float64Array(Math.min(maxExact, 1024)) : null;
     if (maxExact === 0) this.#sketch = new QuantileSketch();
   }
 
@@ -45,20 +49,21 @@ export class Quantiles {
       this.#sketch.addMany(values, n);
       return;
     }
-    const total = this.#n + n;
-    if (total > this.#maxExact) {
+    if (this.#n + n > this.#maxExact) {
       this.#toSketch();
       this.#sketch!.addMany(values, n);
       return;
     }
-    let buf = this.#values!;
-    if (total > buf.length) {
-      const grown = new Float64Array(Math.min(this.#maxExact, Math.max(total, buf.length * 2)));
-      grown.set(buf.subarray(0, this.#n));
-      buf = this.#values = grown;
+    let from = 0;
+    while (from < n) {
+      const at = this.#n % CHUNK;
+      if (at === 0) this.#chunks.push(new Float64Array(Math.min(CHUNK, this.#maxExact - this.#n)));
+      const chunk = this.#chunks[this.#chunks.length - 1]!;
+      const take = Math.min(n - from, chunk.length - at);
+      chunk.set(values.subarray(from, from + take), at);
+      from += take;
+      this.#n += take;
     }
-    buf.set(n === values.length ? values : values.subarray(0, n), this.#n);
-    this.#n = total;
   }
 
   addState(state: QuantilesState): void {
@@ -72,7 +77,7 @@ export class Quantiles {
 
   toState(): QuantilesState {
     if (this.#sketch !== null) return { kind: 'sketch', sketch: this.#sketch.toState() };
-    return { kind: 'exact', values: this.#values!.slice(0, this.#n) };
+    return { kind: 'exact', values: this.#values() };
   }
 
   static fromState(state: QuantilesState, maxExact: number): Quantiles {
@@ -97,7 +102,7 @@ export class Quantiles {
       return { q1: at(0.25), median: at(0.5), q3: at(0.75), exact: false };
     }
     // Select in a copy: the state must stay intact for a later merge.
-    const values = this.#values!.slice(0, n);
+    const values = this.#values();
     const at = (p: number): number => {
       const h = (n - 1) * p;
       const lo = Math.floor(h);
@@ -108,14 +113,34 @@ export class Quantiles {
     return { q1: at(0.25), median: at(0.5), q3: at(0.75), exact: true };
   }
 
+  /** The kept values, contiguous (a new array). */
+  #values(): Float64Array {
+    const out = new Float64Array(this.#n);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      const take = Math.min(chunk.length, this.#n - at);
+      out.set(take === chunk.length ? chunk : chunk.subarray(0, take), at);
+      at += take;
+    }
+    return out;
+  }
+
   #toSketch(): void {
     const sketch = new QuantileSketch();
-    if (this.#values !== null) sketch.addMany(this.#values, this.#n);
+    let left = this.#n;
+    for (const chunk of this.#chunks) {
+      const take = Math.min(chunk.length, left);
+      sketch.addMany(chunk, take);
+      left -= take;
+    }
     this.#sketch = sketch;
-    this.#values = null;
+    this.#chunks = [];
     this.#n = 0;
   }
 }
+
+/** Values per chunk of kept values: 32 KiB, under glibc's mmap threshold. */
+const CHUNK = 4096;
 
 /**
  * The k-th smallest value (0-based) of `a`, by in-place quickselect (Hoare partition,

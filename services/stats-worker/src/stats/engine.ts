@@ -169,6 +169,8 @@ export class StatsEngine implements RecordSink {
     if (!this.#reader.stopped) {
       this.#guard.end();
       this.#reader.end();
+    } else {
+      this.#reader.release();
     }
     const bytes = this.#reader.stopped ? this.#reader.stopOffset - this.#startOffset : this.#bytes;
     return {
