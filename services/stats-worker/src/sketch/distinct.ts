@@ -22,7 +22,6 @@ export interface DistinctLimits {
   precision: number;
 }
 
-const hashOut = new Uint32Array(1);
 
 /**
  * Distinct count of finite numbers (compared by value, so "1.0" and "1" are one value):
@@ -55,10 +54,10 @@ export class NumberDistinct {
   /** Adds one finite number. */
   add(value: number): void {
     const v = value + 0; // -0 → +0: equal values, different bits
-    const h1 = hashDouble(v, hashOut);
+    const h1 = hashDouble(v);
     const keys = this.#keys;
     if (keys === null) {
-      this.#hll!.add(h1, hashOut[0]!);
+      this.#hll!.add(h1);
       return;
     }
     let i = h1 & this.#mask;
@@ -82,7 +81,7 @@ export class NumberDistinct {
         const v = values[i]! + 0;
         const keys = this.#keys!;
         const mask = this.#mask;
-        let j = hashDouble(v, hashOut) & mask;
+        let j = hashDouble(v) & mask;
         let k = keys[j]!;
         while (k === k && k !== v) {
           j = (j + 1) & mask;
@@ -100,14 +99,7 @@ export class NumberDistinct {
       return;
     }
     // HyperLogLog mode, inlined: this loop runs for every number of a high-cardinality column.
-    const registers = hll.registers;
-    const shift = 32 - hll.precision;
-    for (let i = 0; i < n; i++) {
-      const h1 = hashDouble(values[i]! + 0, hashOut);
-      const j = h1 >>> shift;
-      const rank = Math.clz32(hashOut[0]!) + 1;
-      if (registers[j]! < rank) registers[j] = rank;
-    }
+    for (let i = 0; i < n; i++) hll.add(hashDouble(values[i]! + 0));
   }
 
   /** Adds the values of another counter's state. */
@@ -129,7 +121,7 @@ export class NumberDistinct {
       return;
     }
     for (const v of this.#keys!) {
-      if (v === v) hll.add(hashDouble(v, hashOut), hashOut[0]!);
+      if (v === v) hll.add(hashDouble(v));
     }
   }
 
@@ -153,7 +145,7 @@ export class NumberDistinct {
     const mask = keys.length - 1;
     for (const v of old) {
       if (v !== v) continue;
-      let i = hashDouble(v, hashOut) & mask;
+      let i = hashDouble(v) & mask;
       while (keys[i] === keys[i]) i = (i + 1) & mask;
       keys[i] = v;
     }
@@ -163,7 +155,7 @@ export class NumberDistinct {
 
   #toHll(): void {
     const hll = new HyperLogLog(this.#limits.precision);
-    for (const v of this.#keys!) if (v === v) hll.add(hashDouble(v, hashOut), hashOut[0]!);
+    for (const v of this.#keys!) if (v === v) hll.add(hashDouble(v));
     this.#hll = hll;
     this.#keys = null;
   }
@@ -202,11 +194,10 @@ export class TextDistinct {
 
   /** Adds the text `buf[start, end)`. */
   add(buf: Uint8Array, start: number, end: number): void {
-    const h1 = hashBytes(buf, start, end, hashOut);
-    const h2 = hashOut[0]!;
+    const h1 = hashBytes(buf, start, end);
     const slots = this.#slots;
     if (slots === null) {
-      this.#hll!.add(h1, h2);
+      this.#hll!.add(h1);
       return;
     }
     const len = end - start;
@@ -229,7 +220,7 @@ export class TextDistinct {
     const n = this.#size;
     if (n + 1 > this.#limits.maxExact || this.#bytes + len > this.#limits.maxExactBytes) {
       this.#toHll();
-      this.#hll!.add(h1, h2);
+      this.#hll!.add(h1);
       return;
     }
     if (this.#bytes + len > arena.length) this.#growArena(this.#bytes + len);
@@ -266,7 +257,7 @@ export class TextDistinct {
     let from = 0;
     for (let i = 0; i < this.#size; i++) {
       const end = this.#ends[i]!;
-      hll.add(hashBytes(this.#arena, from, end, hashOut), hashOut[0]!);
+      hll.add(hashBytes(this.#arena, from, end));
       from = end;
     }
   }
@@ -323,7 +314,7 @@ export class TextDistinct {
     let from = 0;
     for (let i = 0; i < this.#size; i++) {
       const end = this.#ends[i]!;
-      hll.add(hashBytes(this.#arena, from, end, hashOut), hashOut[0]!);
+      hll.add(hashBytes(this.#arena, from, end));
       from = end;
     }
     this.#hll = hll;

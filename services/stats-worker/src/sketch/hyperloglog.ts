@@ -3,8 +3,10 @@
  * ("New cardinality estimation algorithms for HyperLogLog sketches", 2017, algorithm 6), which
  * needs no empirical bias tables and is accurate from 0 to far beyond 2^32.
  *
- * The register index comes from the top `precision` bits of one 32-bit hash and the rank from
- * the leading zeros of a second, independent 32-bit hash (q = 32), so ranks go from 1 to 33.
+ * The register index comes from the top `precision` bits of a 32-bit hash and the rank from
+ * the leading zeros of its other q = 32 − precision bits, so ranks go from 1 to q + 1. With a
+ * 32-bit hash, distinct values collide once they number in the millions; the estimate is
+ * corrected for that (n = −2^32 · ln(1 − n̂ / 2^32)), which is exact in expectation.
  * Registers merge by element-wise maximum, so the sketch of a union does not depend on how
  * the values were split or in which order they were added. Relative standard error ≈
  * 1.04 / sqrt(2^precision): 0.81 % at the default 14 (16 KiB of registers).
@@ -31,10 +33,11 @@ export class HyperLogLog {
     this.registers = registers ?? new Uint8Array(m);
   }
 
-  /** Adds a value by its two hashes (see hash.ts). */
-  add(h1: number, h2: number): void {
-    const i = h1 >>> this.#shift;
-    const rank = Math.clz32(h2) + 1;
+  /** Adds a value by its 32-bit hash (see hash.ts). */
+  add(hash: number): void {
+    const i = hash >>> this.#shift;
+    const rest = hash << this.precision;
+    const rank = rest === 0 ? 33 - this.precision : Math.clz32(rest) + 1;
     if (this.registers[i]! < rank) this.registers[i] = rank;
   }
 
@@ -48,14 +51,16 @@ export class HyperLogLog {
 
   /** The estimated number of distinct values added. */
   estimate(): number {
-    const q = 32;
+    const q = 32 - this.precision;
     const m = this.registers.length;
     const counts = new Float64Array(q + 2);
     for (let i = 0; i < m; i++) counts[this.registers[i]!]!++;
     let z = m * tau(1 - counts[q + 1]! / m);
     for (let k = q; k >= 1; k--) z = 0.5 * (z + counts[k]!);
     z += m * sigma(counts[0]! / m);
-    return Math.round((m * m) / (2 * Math.LN2 * z));
+    const hashes = (m * m) / (2 * Math.LN2 * z);
+    // Distinct 32-bit hashes → distinct values (birthday collisions).
+    return Math.round(-(2 ** 32) * Math.log1p(-Math.min(hashes, 2 ** 32 - 1) / 2 ** 32));
   }
 }
 

@@ -106,6 +106,21 @@ describe('StatsEngine', () => {
   });
 });
 
+/** Equal statistics; means, deviations and sums to rounding (the order of additions differs). */
+function expectSameStats(actual: FileStats, expected: FileStats): void {
+  const blank = (f: FileStats): unknown => ({
+    ...f,
+    columnStats: f.columnStats.map((c) => ({ ...c, mean: 0, std: 0, sum: 0 })),
+  });
+  expect(blank(actual)).toEqual(blank(expected));
+  actual.columnStats.forEach((c, i) => {
+    const e = expected.columnStats[i]!;
+    for (const key of ['mean', 'std', 'sum'] as const) {
+      expect(Math.abs(c[key] - e[key]), `${c.name}.${key}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(e[key])));
+    }
+  });
+}
+
 describe('StatsEngine fast path and byte ranges', () => {
   /** A file of mostly plain cells with a few quoted ones, blanks, exponents and text. */
   function mixedCsv(rows: number, lineEnd = '\n', quoteAll = false): string {
@@ -126,7 +141,7 @@ describe('StatsEngine fast path and byte ranges', () => {
     const quoted = mixedCsv(400, '\n', true);
     const fast = run(text, {}, 1 << 20);
     const slow = run(quoted, {}, 1 << 20);
-    expect({ ...fast, bytes: 0 }).toEqual({ ...slow, bytes: 0 });
+    expectSameStats({ ...fast, bytes: 0 }, { ...slow, bytes: 0 });
     expect(fast.columnStats.map((c) => c.type)).toEqual([
       COLUMN_TYPE_INTEGER,
       COLUMN_TYPE_FLOAT,
@@ -140,7 +155,7 @@ describe('StatsEngine fast path and byte ranges', () => {
   it('gives the same statistics for CRLF files and any chunk size', () => {
     const text = mixedCsv(300, '\r\n');
     const reference = run(text, {}, text.length);
-    for (const size of [1, 7, 64, 999]) expect(run(text, {}, size)).toEqual(reference);
+    for (const size of [1, 7, 64, 999]) expectSameStats(run(text, {}, size), reference);
   });
 
   it('merging the states of byte ranges cut at record starts equals one pass', () => {

@@ -72,6 +72,8 @@ const LF = 0x0a;
 const CR = 0x0d;
 const MAX_EXACT_MANTISSA = Number.MAX_SAFE_INTEGER;
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** Numbers staged per column by the fast path before they go to the profile. */
+const STAGE = 256;
 
 /**
  * Single-pass, bounded-memory statistics of one CSV file (or one byte range of it), fed chunk
@@ -99,6 +101,13 @@ export class StatsEngine implements RecordSink {
   /** False when the delimiter could be part of a number (a digit, sign or point). */
   readonly #fastPath: boolean;
   #profiles: ColumnProfile[] | null = null;
+  // The fast path's staging, per column: a block of parsed numbers, how many, how many were
+  // integer literals, and the shortest/longest cell. Handed to the profile when full (STAGE).
+  #stages: Float64Array[] = [];
+  #stageLength = new Int32Array(0);
+  #stageIntegers = new Int32Array(0);
+  #stageMinLength = new Int32Array(0);
+  #stageMaxLength = new Int32Array(0);
   #rows = 0;
   #bytes = 0;
   #ragged = 0;
@@ -173,6 +182,7 @@ export class StatsEngine implements RecordSink {
       this.#reader.release();
     }
     const bytes = this.#reader.stopped ? this.#reader.stopOffset - this.#startOffset : this.#bytes;
+    for (let col = 0; col < this.#stages.length; col++) this.#flushStage(col, this.#stageLength[col]!);
     return {
       rows: this.#rows,
       raggedRows: this.#ragged,
@@ -235,7 +245,28 @@ export class StatsEngine implements RecordSink {
     const perColumn = columnLimits(this.#limits, names.length);
     const profiles = names.map((name, i) => new ColumnProfile(name === '' ? `column_${i + 1}` : name, perColumn));
     this.#profiles = profiles;
+    const n = names.length;
+    this.#stages = names.map(() => new Float64Array(STAGE));
+    this.#stageLength = new Int32Array(n);
+    this.#stageIntegers = new Int32Array(n);
+    this.#stageMinLength = new Int32Array(n).fill(0x7fffffff);
+    this.#stageMaxLength = new Int32Array(n);
     return profiles;
+  }
+
+  /** Hands column `col`'s staged numbers to its profile. */
+  #flushStage(col: number, length: number): void {
+    this.#profiles![col]!.addNumbers(
+      this.#stages[col]!,
+      length,
+      this.#stageIntegers[col]!,
+      this.#stageMinLength[col]!,
+      this.#stageMaxLength[col]!,
+    );
+    this.#stageLength[col] = 0;
+    this.#stageIntegers[col] = 0;
+    this.#stageMinLength[col] = 0x7fffffff;
+    this.#stageMaxLength[col] = 0;
   }
 
   /** @internal Called by the reader for each record that takes the general path. */
@@ -271,6 +302,11 @@ export class StatsEngine implements RecordSink {
     const columns = profiles.length;
     const delimiter = this.#delimiter;
     const maxRecordBytes = this.#maxRecordBytes;
+    const stages = this.#stages;
+    const stageLength = this.#stageLength;
+    const stageIntegers = this.#stageIntegers;
+    const stageMinLength = this.#stageMinLength;
+    const stageMaxLength = this.#stageMaxLength;
     let rows = 0;
     let ragged = 0;
     let p = start;
@@ -324,7 +360,16 @@ export class StatsEngine implements RecordSink {
         ) {
           // Clinger's fast path: one correctly rounded operation, as Number() would give.
           const value = fraction === 0 ? mantissa : mantissa / POW10[fraction]!;
-          if (col < columns) profiles[col]!.addNumber(negative ? -value : value, integer, p - fieldStart);
+          if (col < columns) {
+            const k = stageLength[col]!;
+            stages[col]![k] = negative ? -value : value;
+            if (integer) stageIntegers[col]!++;
+            const length = p - fieldStart;
+            if (length < stageMinLength[col]!) stageMinLength[col] = length;
+            if (length > stageMaxLength[col]!) stageMaxLength[col] = length;
+            if (k === STAGE - 1) this.#flushStage(col, STAGE);
+            else stageLength[col] = k + 1;
+          }
         } else {
           while (c !== delimiter && c !== LF && c !== CR) c = buf[++p]!;
           if (col < columns) profiles[col]!.addCell(buf, fieldStart, p, false);
