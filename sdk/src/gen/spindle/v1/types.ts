@@ -311,21 +311,26 @@ export function existingFilePolicyToJSON(object: ExistingFilePolicy): string {
   }
 }
 
-/** The inferred type of a CSV column. */
+/**
+ * The inferred type of a CSV column. A column has a type when at least 95 % of
+ * its non-empty cells are of that kind (checked in the order numeric, date or
+ * datetime, boolean); the other non-empty cells are counted in
+ * ColumnStats.invalid. docs/csv-statistics.md has the exact grammar of each kind.
+ */
 export enum ColumnType {
   /** COLUMN_TYPE_UNSPECIFIED - Not computed. */
   COLUMN_TYPE_UNSPECIFIED = 0,
-  /** COLUMN_TYPE_INTEGER - Every non-empty cell is an integer. */
+  /** COLUMN_TYPE_INTEGER - Numbers, none with a decimal point or an exponent. */
   COLUMN_TYPE_INTEGER = 1,
-  /** COLUMN_TYPE_FLOAT - Every non-empty cell is a number, and at least one is not an integer. */
+  /** COLUMN_TYPE_FLOAT - Numbers, at least one with a decimal point or an exponent. */
   COLUMN_TYPE_FLOAT = 2,
-  /** COLUMN_TYPE_STRING - Anything else. */
+  /** COLUMN_TYPE_STRING - Anything else, including a column with no non-empty cell. */
   COLUMN_TYPE_STRING = 3,
-  /** COLUMN_TYPE_BOOLEAN - Every non-empty cell is true/false (any case), yes/no, or t/f. */
+  /** COLUMN_TYPE_BOOLEAN - true/false, yes/no or t/f, in any letter case. */
   COLUMN_TYPE_BOOLEAN = 4,
-  /** COLUMN_TYPE_DATE - Every non-empty cell is an ISO 8601 date (YYYY-MM-DD). */
+  /** COLUMN_TYPE_DATE - ISO 8601 dates (YYYY-MM-DD). */
   COLUMN_TYPE_DATE = 5,
-  /** COLUMN_TYPE_DATETIME - Every non-empty cell is an ISO 8601 date and time. */
+  /** COLUMN_TYPE_DATETIME - ISO 8601 dates and datetimes, at least one with a time. */
   COLUMN_TYPE_DATETIME = 6,
 }
 
@@ -656,19 +661,28 @@ export interface ColumnStats {
   name: string;
   /** Inferred type. */
   type: ColumnType;
-  /** Number of non-empty, valid cells. */
+  /**
+   * Number of non-empty, valid cells (of the column's type; for STRING, every
+   * non-empty cell).
+   */
   count: number;
   /** Number of empty cells (including missing cells of short rows). */
   nulls: number;
-  /** For numeric columns: the sum of the valid cells. */
+  /**
+   * For numeric columns: the sum of the valid cells. For BOOLEAN columns, the
+   * statistics sum to max are those of the values as 0/1: sum = number of trues.
+   */
   sum: number;
-  /** For numeric columns: arithmetic mean of the valid cells; NaN-free (0 when count is 0). */
+  /**
+   * For numeric columns: arithmetic mean of the valid cells; NaN-free (0 when
+   * count is 0). For BOOLEAN columns: the share of true values.
+   */
   mean: number;
-  /** For numeric columns: sample standard deviation (n-1); 0 when count < 2. */
+  /** For numeric (and BOOLEAN) columns: sample standard deviation (n-1); 0 when count < 2. */
   std: number;
-  /** For numeric columns: smallest valid value. */
+  /** For numeric (and BOOLEAN) columns: smallest valid value. */
   min: number;
-  /** For numeric columns: largest valid value. */
+  /** For numeric (and BOOLEAN) columns: largest valid value. */
   max: number;
   /** True when the column is numeric and the numeric fields above are meaningful. */
   numeric: boolean;
@@ -677,7 +691,11 @@ export interface ColumnStats {
    * column); counted, not included in the statistics.
    */
   invalid: number;
-  /** For numeric columns: the median and the quartiles of the valid cells. */
+  /**
+   * For numeric columns: the median of the valid cells. Quantiles interpolate
+   * linearly between order statistics (NumPy's default): q(p) = x[floor(h)] +
+   * (h - floor(h)) * (x[floor(h)+1] - x[floor(h)]), h = (n-1)*p.
+   */
   median: number;
   /** For numeric columns: the first quartile (25th percentile). */
   q1: number;
@@ -685,20 +703,34 @@ export interface ColumnStats {
   q3: number;
   /**
    * True when median and quartiles are exact; false when they come from an
-   * approximation (a t-digest) because the column was too large to keep.
+   * approximation because the column had more values than the worker keeps: a
+   * logarithmic-bucket sketch whose value for a rank is within 0.4 % (relative)
+   * of the true value at that rank.
    */
   quantilesExact: boolean;
-  /** Number of distinct valid values. */
+  /**
+   * Number of distinct valid values (STRING: of all non-empty cells). Numbers
+   * compare by value ("1" = "1.0"), dates by instant, text byte for byte.
+   */
   distinct: number;
-  /** True when `distinct` is exact; false when it is a HyperLogLog estimate. */
+  /**
+   * True when `distinct` is exact; false when it is a HyperLogLog estimate
+   * (0.81 % relative standard error).
+   */
   distinctExact: boolean;
-  /** For string columns: the shortest and longest cell, in characters. */
+  /**
+   * For string columns: the length of the shortest cell, in characters
+   * (Unicode code points).
+   */
   minLength: number;
   /** For string columns: the longest cell, in characters. */
   maxLength: number;
-  /** For date and datetime columns: the earliest and latest value, ISO 8601. */
+  /**
+   * For date and datetime columns: the earliest value, as written in the file
+   * (ISO 8601). Instants are compared across offsets; no offset means UTC.
+   */
   minText: string;
-  /** For date and datetime columns: the latest value, ISO 8601. */
+  /** For date and datetime columns: the latest value, as written in the file. */
   maxText: string;
 }
 
@@ -710,7 +742,10 @@ export interface StatsResult {
   rows: number;
   /** Number of columns (from the header, or the first row without a header). */
   columns: number;
-  /** Bytes read. */
+  /**
+   * Bytes of CSV text read, BOM and header included (for a gzip source, the
+   * decompressed size).
+   */
   bytes: number;
   /** Per-column statistics, in column order. */
   columnStats: ColumnStats[];
