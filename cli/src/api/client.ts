@@ -173,8 +173,12 @@ export class SpindleClient {
    * (the job is terminal and every event was sent). Throws a {@link StreamBroken}
    * on UNAVAILABLE so that the caller can re-attach after the last seq it saw.
    */
-  async *watchJob(jobId: string, afterSeq: number, opts: CallOpts = {}): AsyncGenerator<JobEvent> {
-    const call = this.raw.watchJob({ jobId, afterSeq });
+  async *watchJob(
+    jobId: string,
+    afterSeq: number,
+    opts: CallOpts & { skipTaskEvents?: boolean } = {},
+  ): AsyncGenerator<JobEvent> {
+    const call = this.raw.watchJob({ jobId, afterSeq, skipTaskEvents: opts.skipTaskEvents === true });
     for await (const message of this.stream(call, opts)) {
       if (message.event) yield message.event;
     }

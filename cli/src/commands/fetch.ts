@@ -8,7 +8,7 @@ import { UsageError } from '../errors';
 import { intInRange, parseDuration, parseSize } from '../input/options';
 import { collectFetchItems, type FetchItemInput } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
-import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
+import { describeFailures, renderStatsTable, summarizeFetchJob, summarizeJob } from '../output/summary';
 import { addDialectOptions, addSubmitOptions, dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle fetch`. */
@@ -39,6 +39,8 @@ export interface FetchCommandOptions {
   attempts?: number;
   requestId?: string;
   detach: boolean;
+  /** No line per downloaded item; failures and the summary only. */
+  quiet?: boolean;
 }
 
 /**
@@ -144,7 +146,12 @@ export async function runFetch(
   const spec = buildFetchJob(items, opts);
   const results = opts.results === undefined ? undefined : path.resolve(ctx.cwd, opts.results);
   return withClient(globals.addr, async (client) => {
-    const outcome = await submitAndFollow(ctx, client, spec, submitOptions(globals, opts));
+    const outcome = await submitAndFollow(ctx, client, spec, {
+      ...submitOptions(globals, opts),
+      // A plain fetch is summarised from the job's counters: only failures need listing.
+      results: opts.stats ? 'all' : 'failed',
+      quiet: opts.quiet === true,
+    });
     if (outcome.kind !== 'finished') return outcome.exitCode;
     if (results !== undefined) {
       await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, results, ctx.signal);
@@ -153,7 +160,7 @@ export async function runFetch(
       if (opts.stats) ctx.stdout.write('\n' + renderStatsTable(outcome.tasks) + '\n');
       const failures = describeFailures(outcome.tasks);
       if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
-      ctx.stdout.write(summarizeJob(outcome.job, outcome.tasks) + '\n');
+      ctx.stdout.write((opts.stats ? summarizeJob(outcome.job, outcome.tasks) : summarizeFetchJob(outcome.job)) + '\n');
       if (results !== undefined) ctx.stdout.write(`results written to ${results}\n`);
     }
     return outcome.exitCode;
@@ -183,6 +190,7 @@ export function registerFetch(program: Command, ctx: CliContext, run: Runner): v
     .addOption(new Option('--max-redirects <n>', 'most redirects followed').argParser(intInRange(1, 100)))
     .addOption(new Option('--backoff <duration>', 'delay before the first retry (doubles each retry)').argParser(parseDuration))
     .addOption(new Option('--max-backoff <duration>', 'longest delay between retries').argParser(parseDuration))
+    .option('-q, --quiet', 'no line per downloaded item: failures and the summary only', false)
     .option('--stats', 'then compute the statistics of each downloaded CSV file', false)
     .option('--results <file>', 'with --stats: write the results table as CSV to this file');
   addSubmitOptions(addDialectOptions(cmd)).action(async (urls: string[], _opts: unknown, command: Command) =>

@@ -49,7 +49,7 @@ export async function followJob(client: SpindleClient, job: Job, opts: FollowOpt
   try {
     for (;;) {
       try {
-        for await (const event of client.watchJob(job.id, lastSeq, { signal })) {
+        for await (const event of client.watchJob(job.id, lastSeq, { signal, skipTaskEvents: view.wantsTaskEvents === false })) {
           if (event.seq > lastSeq) lastSeq = event.seq;
           brokenSince = undefined;
           view.event(event);

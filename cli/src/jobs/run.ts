@@ -15,8 +15,16 @@ export interface SubmitOptions {
   detach: boolean;
   json: boolean;
   progress: boolean;
+  /** No line per item while the job runs (see QuietView). @default false */
+  quiet?: boolean;
   /** Print how to re-attach when interrupted; off when the job dies with the command (demo). @default true */
   detachHint?: boolean;
+  /**
+   * Which tasks to list once the job ended: all of them, or only the failed ones
+   * (enough for a summary from the job's counters; 10,000 downloads then cost
+   * no listing). @default 'all'
+   */
+  results?: 'all' | 'failed';
 }
 
 /** How a submitted job ended for this command. */
@@ -62,6 +70,7 @@ export async function submitAndFollow(
   }
   view.end();
   if (opts.json) writeJsonLine(ctx.stdout, jobLine(finalJob));
-  const tasks = await client.listAllResults(finalJob.id, TaskState.TASK_STATE_UNSPECIFIED, { signal: ctx.signal });
+  const wanted = opts.results === 'failed' ? TaskState.TASK_STATE_FAILED : TaskState.TASK_STATE_UNSPECIFIED;
+  const tasks = await client.listAllResults(finalJob.id, wanted, { signal: ctx.signal });
   return { kind: 'finished', job: finalJob, tasks, exitCode: exitCodeForJob(finalJob) };
 }

@@ -1,6 +1,16 @@
 import { Job, JobEvent, JobProgress, JobState, Task, TaskKind, TaskState } from '@spindle/sdk';
 import { describe, expect, it } from 'vitest';
-import { JsonLinesView, PlainView, ProgressTracker, describeFinishedTask, formatItem, formatOverall } from './progress';
+import {
+  JsonLinesView,
+  PlainView,
+  ProgressTracker,
+  QuietView,
+  createJobView,
+  describeFinishedTask,
+  formatItem,
+  formatOverall,
+  type JobView,
+} from './progress';
 
 function sink() {
   const chunks: string[] = [];
@@ -103,5 +113,41 @@ describe('bar formatters', () => {
     );
     expect(line.length).toBeLessThanOrEqual(39);
     expect(line).toMatch(/^ {2}fetch {2}….*file\.csv {2}\d+ ms \(attempt 2\)$/);
+  });
+});
+
+describe('QuietView (--quiet)', () => {
+  it('prints no line per item and asks the server for no per-task events', () => {
+    const err = sink();
+    const view = new QuietView(err);
+    view.begin(Job.fromPartial({ id: 'j9', state: JobState.JOB_STATE_QUEUED }));
+    view.event(done('a'));
+    view.notice('re-attaching');
+    expect(view.wantsTaskEvents).toBe(false);
+    expect(err.text()).toBe('job j9 queued\nre-attaching\n');
+    const ctx = { stdout: sink(), stderr: sink(), env: {} };
+    expect(createJobView(ctx as never, { json: false, progress: true, quiet: true })).toBeInstanceOf(QuietView);
+    expect(createJobView(ctx as never, { json: true, progress: true, quiet: true })).toBeInstanceOf(JsonLinesView);
+    expect((new PlainView(sink(), sink()) as JobView).wantsTaskEvents).toBeUndefined();
+  });
+});
+
+describe('describeFinishedTask: how a download was done', () => {
+  it('says when the file was kept as identical or resumed', () => {
+    const skipped = Task.fromPartial({
+      id: 's',
+      kind: TaskKind.TASK_KIND_FETCH,
+      state: TaskState.TASK_STATE_SUCCEEDED,
+      target: 'http://h/s',
+      attempt: 1,
+      outcome: { $case: 'fetch', value: { path: 'out/s', bytes: 10, durationMs: 5, skipped: true } },
+    });
+    expect(describeFinishedTask(skipped)).toContain('(existing file, identical)');
+    const resumed = Task.fromPartial({
+      ...skipped,
+      attempt: 2,
+      outcome: { $case: 'fetch', value: { path: 'out/s', bytes: 4096, durationMs: 5, resumedBytes: 2048 } },
+    });
+    expect(describeFinishedTask(resumed)).toContain('(resumed after 2.0 KiB)');
   });
 });

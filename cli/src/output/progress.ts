@@ -16,6 +16,12 @@ export interface JobView {
   event(event: JobEvent): void;
   /** True when the view shows running items and wants {@link running} fed. */
   readonly wantsRunningTasks: boolean;
+  /**
+   * False when the view shows totals only and needs no per-task events
+   * (task_finished, task_retrying); the server then leaves them out.
+   * @default true
+   */
+  readonly wantsTaskEvents?: boolean;
   /** The tasks running now (a poll of ListResults). */
   running(tasks: readonly Task[]): void;
   /** A message for the user that is not an event (re-attaching, detaching). */
@@ -24,9 +30,10 @@ export interface JobView {
   end(): void;
 }
 
-/** How to render: decided from `--json`, `--no-progress` and whether stderr is a terminal. */
-export function createJobView(ctx: CliContext, opts: { json: boolean; progress: boolean }): JobView {
+/** How to render: decided from `--json`, `--quiet`, `--no-progress` and whether stderr is a terminal. */
+export function createJobView(ctx: CliContext, opts: { json: boolean; progress: boolean; quiet?: boolean }): JobView {
   if (opts.json) return new JsonLinesView(ctx.stdout, ctx.stderr);
+  if (opts.quiet === true) return new QuietView(ctx.stderr);
   if (opts.progress && useProgressBars(ctx)) return new TtyView(ctx.stderr);
   return new PlainView(ctx.stdout, ctx.stderr);
 }
@@ -121,6 +128,32 @@ export class PlainView implements JobView {
     const retry = describeRetry(event);
     if (retry) this.err.write(retry + '\n');
   }
+
+  running(): void {}
+
+  notice(message: string): void {
+    this.err.write(message + '\n');
+  }
+
+  end(): void {}
+}
+
+/**
+ * `--quiet`: no line per item, only the job's acceptance and notices; the
+ * summary and the failures are printed when the job ends. Asks the server for
+ * no per-task events, so a large job costs the client next to nothing.
+ */
+export class QuietView implements JobView {
+  readonly wantsRunningTasks = false;
+  readonly wantsTaskEvents = false;
+
+  constructor(private readonly err: Output) {}
+
+  begin(job: Job): void {
+    this.err.write(`job ${job.id} ${jobStateLabel(job.state)}\n`);
+  }
+
+  event(_event: JobEvent): void {}
 
   running(): void {}
 

@@ -1,6 +1,6 @@
 import { Job, JobState, Task, TaskKind, TaskState } from '@spindle/sdk';
 import { describe, expect, it } from 'vitest';
-import { describeFailures, displayPath, renderColumnSummary, renderStatsTable, summarizeJob } from './summary';
+import { describeFailures, displayPath, renderColumnSummary, renderStatsTable, summarizeFetchJob, summarizeJob } from './summary';
 
 function column(name: string, numeric: boolean, mean = 0, min = 0, max = 0) {
   return { name, numeric, mean, min, max, count: 3, nulls: 0, sum: mean * 3, std: 1, type: numeric ? 2 : 3 };
@@ -56,6 +56,17 @@ describe('summaries', () => {
     expect(summarizeJob(job, [fetchOk, statsOk, fetchFailed])).toBe(
       'job j1 failed: 1/2 downloads ok, 1 failed (2.0 KiB), 1/1 files analysed ok (1,200 rows) in 1.5 s',
     );
+  });
+
+  it('summarizes a plain fetch job from its counters alone', () => {
+    const job = Job.fromPartial({
+      id: 'j2',
+      state: JobState.JOB_STATE_FAILED,
+      progress: { tasksTotal: 10_000, tasksSucceeded: 9_998, tasksFailed: 2, bytesDone: 2048 },
+      startTime: new Date(1000),
+      endTime: new Date(3500),
+    });
+    expect(summarizeFetchJob(job)).toBe('job j2 failed: 9998/10000 downloads ok, 2 failed (2.0 KiB) in 2.5 s');
   });
 
   it('lists failures with their class, HTTP status and attempts', () => {

@@ -56,6 +56,26 @@ export function summarizeJob(job: Job, tasks: readonly Task[]): string {
   return `job ${job.id} ${jobStateLabel(job.state)}: ${parts.join(', ')}${took}`;
 }
 
+/**
+ * {@link summarizeJob} for a plain fetch job from the job's own progress
+ * counters, so that a 10,000-URL job needs no listing of every task at the end.
+ */
+export function summarizeFetchJob(job: Job): string {
+  const p = job.progress;
+  const counts: KindCounts = {
+    total: p?.tasksTotal ?? 0,
+    ok: p?.tasksSucceeded ?? 0,
+    failed: p?.tasksFailed ?? 0,
+    cancelled: p?.tasksCancelled ?? 0,
+    bytes: p?.bytesDone ?? 0,
+    rows: 0,
+  };
+  const what = counts.total > 0 ? `${describeCounts(counts, 'downloads')} (${formatBytes(counts.bytes)})` : 'no tasks';
+  const ms = jobDurationMs(job);
+  const took = ms === undefined ? '' : ` in ${formatDuration(ms)}`;
+  return `job ${job.id} ${jobStateLabel(job.state)}: ${what}${took}`;
+}
+
 /** The failed tasks, one line each, for the end of a run. */
 export function describeFailures(tasks: readonly Task[]): string[] {
   return tasks

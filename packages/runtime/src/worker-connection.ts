@@ -62,6 +62,9 @@ export class WorkerConnection extends EventEmitter {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelayMs: number;
   private sessionId = '';
+  /** Credits earned by finished tasks and not sent yet (see grantLater). */
+  private pendingCredits = 0;
+  private creditFlush: NodeJS.Immediate | undefined;
 
   constructor(options: WorkerConnectionOptions) {
     super();
@@ -194,7 +197,7 @@ export class WorkerConnection extends EventEmitter {
         this.running.delete(a.taskId);
         this.sendResult(call, a, outcome);
         // One credit back per finished task, unless draining or the stream changed.
-        if (call === this.call && this.state === 'READY') this.grant(1);
+        if (call === this.call && this.state === 'READY') this.grantLater(call);
       });
   }
 
@@ -241,6 +244,23 @@ export class WorkerConnection extends EventEmitter {
     if (this.call) this.send(this.call, { message: { $case: 'credit', value: { credits } } });
   }
 
+  /**
+   * Returns one credit after this turn of the event loop, summed with the
+   * credits of every other task that finished in the same turn: an executor
+   * that finishes many small tasks at once then sends one credit message for
+   * them, not one per task. The results themselves go out at once.
+   */
+  private grantLater(call: ClientDuplexStream<ConnectRequest, ConnectResponse>): void {
+    this.pendingCredits++;
+    if (this.creditFlush !== undefined) return;
+    this.creditFlush = setImmediate(() => {
+      this.creditFlush = undefined;
+      const credits = this.pendingCredits;
+      this.pendingCredits = 0;
+      if (credits > 0 && call === this.call && this.state === 'READY') this.grant(credits);
+    });
+  }
+
   private heartbeat(): void {
     if (!this.call) return;
     this.send(this.call, {
@@ -257,6 +277,10 @@ export class WorkerConnection extends EventEmitter {
   private onStreamEnded(call: ClientDuplexStream<ConnectRequest, ConnectResponse>): void {
     if (call !== this.call) return;
     this.call = undefined;
+    // Credits belong to a session: a new one starts from the free slots in its welcome.
+    clearImmediate(this.creditFlush);
+    this.creditFlush = undefined;
+    this.pendingCredits = 0;
     clearInterval(this.heartbeatTimer);
     // The coordinator re-queues this session's tasks; stop them so no work is duplicated.
     for (const t of this.running.values()) t.controller.abort(new Error('coordinator stream lost'));

@@ -119,11 +119,11 @@ describe('JobService', () => {
     expect(last.event?.$case === 'stateChanged' && last.event.value.progress?.rowsDone).toBe(30);
 
     const jobId = (messages[0]!.message as { value: { id: string } }).value.id;
-    const replay = (await collect(client.watchJob({ jobId, afterSeq: 2 }))).map((m) => m.event as JobEvent);
+    const replay = (await collect(client.watchJob({ jobId, afterSeq: 2, skipTaskEvents: false }))).map((m) => m.event as JobEvent);
     expect(replay.map((e) => e.seq)).toEqual(stored.slice(2).map((e) => e.seq));
-    const none = await collect(client.watchJob({ jobId, afterSeq: last.seq }));
+    const none = await collect(client.watchJob({ jobId, afterSeq: last.seq, skipTaskEvents: false }));
     expect(none).toHaveLength(0);
-    await expectStatus(collect(client.watchJob({ jobId: 'nope', afterSeq: 0 })), status.NOT_FOUND);
+    await expectStatus(collect(client.watchJob({ jobId: 'nope', afterSeq: 0, skipTaskEvents: false })), status.NOT_FOUND);
   });
 
   it('keeps jobs across a restart and dispatches their pending tasks again', async () => {

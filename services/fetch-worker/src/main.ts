@@ -2,6 +2,7 @@
 import { ConfigError, createLogger, installShutdown, runWorker } from '@spindle/runtime';
 import { WorkerKind } from '@spindle/sdk';
 import { executorOptionsOf, loadConfig } from './config';
+import { startHeapGovernor } from './heap-governor';
 import { createFetchExecutor } from './index';
 
 const VERSION = '0.1.0';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger('fetch-worker', config.logLevel);
+  startHeapGovernor();
   const executor = createFetchExecutor({
     ...executorOptionsOf(config),
     onThreadError: (err) => logger.error({ err: err.message }, 'fetch thread error'),

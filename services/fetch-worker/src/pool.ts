@@ -13,6 +13,15 @@ import type {
 /** The compiled thread entry, resolved next to the compiled pool. */
 export const FETCH_THREAD_FILENAME = path.join(__dirname, 'threads', 'fetch-thread.js');
 
+/**
+ * How long messages to a thread that already has downloads queued may wait to
+ * be sent together, in ms. Such a thread has work until then, so batching
+ * costs it nothing, and it saves a cross-thread message (~30 µs measured on
+ * this path) per tiny download. Messages to a thread with a free slot go out
+ * at the end of the current event-loop turn.
+ */
+const BATCH_DELAY_MS = 2;
+
 /** Young generation size of a fetch thread's V8 heap, in MiB. */
 const THREAD_YOUNG_GENERATION_MB = 4;
 
@@ -41,7 +50,9 @@ interface FetchThread {
   worker: Worker;
   tasks: Map<number, PendingTask>;
   outbox: ToThreadMessage[];
-  flushScheduled: boolean;
+  /** A flush is scheduled: at the end of this turn (immediate) or after BATCH_DELAY_MS (timer). */
+  flushImmediate: NodeJS.Immediate | null;
+  flushTimer: NodeJS.Timeout | null;
   /** Resolves when the thread answered 'closed' or exited. */
   closed: Promise<void>;
   markClosed: () => void;
@@ -127,7 +138,8 @@ export class FetchThreadPool {
       worker,
       tasks: new Map(),
       outbox: [],
-      flushScheduled: false,
+      flushImmediate: null,
+      flushTimer: null,
       closed: new Promise<void>((resolve) => (markClosed = resolve)),
       markClosed: () => markClosed(),
     };
@@ -175,15 +187,26 @@ export class FetchThreadPool {
 
   #send(thread: FetchThread, message: ToThreadMessage): void {
     thread.outbox.push(message);
-    if (thread.flushScheduled) return;
-    thread.flushScheduled = true;
-    // After this turn's I/O callbacks: all assignments that arrived together go in one message.
-    setImmediate(() => {
-      thread.flushScheduled = false;
-      const batch = thread.outbox;
-      thread.outbox = [];
-      if (batch.length > 0) thread.worker.postMessage(batch);
-    });
+    if (thread.flushImmediate !== null) return;
+    // `tasks` counts this message's download already: more than `concurrency` means the
+    // thread has queued work and will not idle while this waits to be batched.
+    const busy = message.type === 'start' && thread.tasks.size > this.#options.threadConfig.concurrency;
+    if (busy && !this.#closing) {
+      thread.flushTimer ??= setTimeout(() => this.#flush(thread), BATCH_DELAY_MS);
+      return;
+    }
+    // After this turn's I/O callbacks: everything that arrived together goes in one message.
+    thread.flushImmediate = setImmediate(() => this.#flush(thread));
+  }
+
+  #flush(thread: FetchThread): void {
+    if (thread.flushTimer !== null) clearTimeout(thread.flushTimer);
+    if (thread.flushImmediate !== null) clearImmediate(thread.flushImmediate);
+    thread.flushTimer = null;
+    thread.flushImmediate = null;
+    const batch = thread.outbox;
+    thread.outbox = [];
+    if (batch.length > 0) thread.worker.postMessage(batch);
   }
 }
 

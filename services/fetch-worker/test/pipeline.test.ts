@@ -91,7 +91,7 @@ describe('fetch jobs through the coordinator', () => {
     urls: string[],
     retry: RetryPolicy = quickRetry,
     outputDir = `out-${Math.random().toString(36).slice(2)}`,
-  ): Promise<{ state: JobState; events: JobEvent[]; tasks: Task[]; outputDir: string }> {
+  ): Promise<{ jobId: string; state: JobState; events: JobEvent[]; tasks: Task[]; outputDir: string }> {
     const spec: JobSpec = {
       name: 'test',
       retry,
@@ -121,7 +121,7 @@ describe('fetch jobs through the coordinator', () => {
     } while (pageToken !== '');
     const last = events.filter((e) => e.event?.$case === 'stateChanged').at(-1);
     const state = last?.event?.$case === 'stateChanged' ? last.event.value.state : JobState.JOB_STATE_UNSPECIFIED;
-    return { state, events, tasks, outputDir };
+    return { jobId, state, events, tasks, outputDir };
   }
 
   const retries = (events: JobEvent[]) =>
@@ -134,6 +134,15 @@ describe('fetch jobs through the coordinator', () => {
     expect(r.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(retries(r.events)).toMatchObject([{ attempt: 1, error: { code: 'HTTP_STATUS', httpStatus: 500, retryable: true } }]);
     expect(r.tasks[0]).toMatchObject({ attempt: 2, outcome: { $case: 'fetch', value: { path: `${r.outputDir}/flaky.txt`, bytes: 4 } } });
+    // A client that shows totals only can leave the per-task events out.
+    const totalsOnly = await new Promise<JobEvent[]>((resolve, reject) => {
+      const out: JobEvent[] = [];
+      const stream = client.watchJob({ jobId: r.jobId, afterSeq: 0, skipTaskEvents: true });
+      stream.on('data', (m: { event?: JobEvent }) => m.event && out.push(m.event));
+      stream.on('error', reject);
+      stream.on('end', () => resolve(out));
+    });
+    expect(totalsOnly.map((e) => e.event?.$case)).toEqual(['stateChanged', 'stateChanged', 'stateChanged']);
   });
 
   it("honours 429's Retry-After before the next attempt", async () => {

@@ -60,10 +60,18 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
     call: ServerWritableStream<unknown, T>,
     jobId: string,
     afterSeq: number,
-    wrap: (e: JobEvent) => T,
+    wrap: (e: JobEvent) => T | undefined,
     signal: AbortSignal,
   ) => {
-    await jobs.watch(jobId, afterSeq, (e) => call.write(wrap(e)), signal);
+    await jobs.watch(
+      jobId,
+      afterSeq,
+      (e) => {
+        const message = wrap(e);
+        if (message !== undefined) call.write(message);
+      },
+      signal,
+    );
     if (call.cancelled) return;
     if (signal.aborted) {
       call.emit('error', { code: status.UNAVAILABLE, details: 'coordinator shutting down; re-attach with WatchJob' });
@@ -90,7 +98,10 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
     },
     watchJob(call: ServerWritableStream<WatchJobRequest, WatchJobResponse>) {
       const signal = callSignal(call);
-      watchInto(call, call.request.jobId, call.request.afterSeq, (e): WatchJobResponse => ({ event: e }), signal).catch((err) =>
+      const skipTasks = call.request.skipTaskEvents;
+      const wrap = (e: JobEvent): WatchJobResponse | undefined =>
+        skipTasks && (e.event?.$case === 'taskFinished' || e.event?.$case === 'taskRetrying') ? undefined : { event: e };
+      watchInto(call, call.request.jobId, call.request.afterSeq, wrap, signal).catch((err) =>
         endWithError(call, 'WatchJob', err),
       );
     },

@@ -6,12 +6,11 @@
  * main thread. It receives batches of start/cancel messages and answers with
  * batches of done/progress messages, one postMessage per event-loop turn.
  */
-import * as v8 from 'node:v8';
-import * as vm from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Agent } from 'undici';
 import { Deadlines, download, PartialRegistry, type DownloadControl, type DownloadEnv, type DownloadJob } from '../fetch/download';
 import { errorCodeOf, FetchError, fileSystemError, toTaskError } from '../fetch/error-codes';
+import { exposeGc } from '../heap-governor';
 import { OutputDirs } from '../fetch/output-path';
 import { EgressPolicy } from '../fetch/url-policy';
 import type {
@@ -68,26 +67,14 @@ interface Running {
  * are still young, for well under a millisecond each.
  */
 const GC_EVERY_BYTES = 4 * 1024 * 1024;
-const minorGc = exposeGc();
+const gc = exposeGc();
 let receivedSinceGc = 0;
 
 function countReceived(bytes: number): void {
   receivedSinceGc += bytes;
-  if (receivedSinceGc >= GC_EVERY_BYTES && minorGc !== null) {
+  if (receivedSinceGc >= GC_EVERY_BYTES && gc !== null) {
     receivedSinceGc = 0;
-    minorGc();
-  }
-}
-
-/** V8's gc() for this thread, from a flag set at run time (no process-wide --expose-gc needed). */
-function exposeGc(): (() => void) | null {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as unknown;
-    if (typeof gc !== 'function') return null;
-    return () => (gc as (options: { type: string }) => void)({ type: 'minor' });
-  } catch {
-    return null;
+    gc({ type: 'minor' });
   }
 }
 

@@ -171,6 +171,13 @@ export interface WatchJobRequest {
   jobId: string;
   /** Send only events with `seq` greater than this; 0 = from the beginning. */
   afterSeq: number;
+  /**
+   * Leave out the per-task events (task_finished, task_retrying); state changes
+   * and progress still come. For clients that show totals only: a 10,000-item
+   * job then streams a few dozen events instead of 10,000. ListResults has
+   * the tasks.
+   */
+  skipTaskEvents: boolean;
 }
 
 /** One message of the WatchJob stream. */
@@ -728,7 +735,7 @@ export const RunJobResponse: MessageFns<RunJobResponse> = {
 };
 
 function createBaseWatchJobRequest(): WatchJobRequest {
-  return { jobId: "", afterSeq: 0 };
+  return { jobId: "", afterSeq: 0, skipTaskEvents: false };
 }
 
 export const WatchJobRequest: MessageFns<WatchJobRequest> = {
@@ -738,6 +745,9 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     }
     if (message.afterSeq !== 0) {
       writer.uint32(16).uint64(message.afterSeq);
+    }
+    if (message.skipTaskEvents !== false) {
+      writer.uint32(24).bool(message.skipTaskEvents);
     }
     return writer;
   },
@@ -771,6 +781,14 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
             message.afterSeq = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.skipTaskEvents = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -795,6 +813,11 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
         : isSet(object.after_seq)
         ? globalThis.Number(object.after_seq)
         : 0,
+      skipTaskEvents: isSet(object.skipTaskEvents)
+        ? globalThis.Boolean(object.skipTaskEvents)
+        : isSet(object.skip_task_events)
+        ? globalThis.Boolean(object.skip_task_events)
+        : false,
     };
   },
 
@@ -806,6 +829,9 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     if (message.afterSeq !== 0) {
       obj.afterSeq = Math.round(message.afterSeq);
     }
+    if (message.skipTaskEvents !== false) {
+      obj.skipTaskEvents = message.skipTaskEvents;
+    }
     return obj;
   },
 
@@ -816,6 +842,7 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     const message = createBaseWatchJobRequest();
     message.jobId = object.jobId ?? "";
     message.afterSeq = object.afterSeq ?? 0;
+    message.skipTaskEvents = object.skipTaskEvents ?? false;
     return message;
   },
 };

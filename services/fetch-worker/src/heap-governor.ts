@@ -1,0 +1,63 @@
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+/** Options of {@link startHeapGovernor}. */
+export interface HeapGovernorOptions {
+  /**
+   * Heap in use (live objects plus garbage not yet collected) above which a
+   * full collection is started, in bytes. Raised to 1.5 × what survives a
+   * collection when the live heap itself is that large.
+   * @default 48 MiB
+   */
+  softLimitBytes?: number;
+  /** How often the heap is looked at, in ms. @default 100 */
+  intervalMs?: number;
+}
+
+/**
+ * Keeps the main thread's V8 heap near its live size. The fetch worker's main
+ * thread turns thousands of gRPC messages per second into short-lived objects;
+ * enough of them survive two scavenges (tasks wait a few ms in the prefetch
+ * queue) that the old generation fills with garbage, and on a machine with
+ * plenty of memory V8 lets it grow to ~100 MiB before a full collection
+ * (measured: 99 MiB heap, 69 MiB "used", after a few 5,000-file jobs, with
+ * 16 MiB of it live). An asynchronous (concurrent) full collection whenever
+ * the heap passes a soft limit costs a few ms each time and keeps the worker's
+ * RSS within budget. Returns a function that stops it; does nothing when V8's
+ * `gc` cannot be obtained.
+ */
+export function startHeapGovernor(options: HeapGovernorOptions = {}): () => void {
+  const gc = exposeGc();
+  if (gc === null) return () => {};
+  const base = options.softLimitBytes ?? 48 * 1024 * 1024;
+  let limit = base;
+  let collecting = false;
+  const timer = setInterval(() => {
+    if (collecting || v8.getHeapStatistics().used_heap_size < limit) return;
+    collecting = true;
+    Promise.resolve(gc({ type: 'major', execution: 'async' }))
+      .catch(() => undefined)
+      .finally(() => {
+        collecting = false;
+        limit = Math.max(base, Math.round(v8.getHeapStatistics().used_heap_size * 1.5));
+      });
+  }, options.intervalMs ?? 100);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+type GcFunction = (options: { type: 'major' | 'minor'; execution?: 'sync' | 'async' }) => unknown;
+
+/**
+ * V8's gc() without starting node with --expose-gc: the flag is set at run time
+ * and the function taken from a fresh context (where V8 installs it).
+ */
+export function exposeGc(): GcFunction | null {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as GcFunction) : null;
+  } catch {
+    return null;
+  }
+}
