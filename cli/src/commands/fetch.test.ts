@@ -67,8 +67,8 @@ describe('fetch job building', () => {
 
 describe('stats sources', () => {
   it('makes paths absolute and keeps URLs', () => {
-    expect(toStatsSources(['a.csv', '/d/b.csv', 'https://h.test/c.csv'], '/work')).toEqual([
-      { source: { $case: 'path', value: '/work/a.csv' } },
+    expect(toStatsSources(['a.csv', '/d/b.csv', 'https://h.test/c.csv'], '/home/u')).toEqual([
+      { source: { $case: 'path', value: '/home/u/a.csv' } },
       { source: { $case: 'path', value: '/d/b.csv' } },
       { source: { $case: 'url', value: 'https://h.test/c.csv' } },
     ]);
