@@ -7,6 +7,7 @@
 # RSS can be read per workload (VmHWM, reset in between).
 #
 #   SPINDLE_PEER_HARNESS=<peer harness dir> bench/csv/run.sh [harness options, e.g. --runs 5]
+#   (SPINDLE_CSV_ONLY=REGEX runs only the workload groups whose name matches, e.g. 'W4 csv 8'.)
 #
 # Needs `npm run build`. Writes $SPINDLE_BENCH_DIR/results/spindle-csv-*.{md,json} and prints
 # the table of bench/RESULTS.md (bench/csv/report.js). Run it alone on the machine:
@@ -53,6 +54,7 @@ JS
 
 declare -A PEAK
 for group in 'W4 csv 8' 'W4 one 1M' 'W4 wide' 'W4 messy' 'W4 subset'; do
+  [[ -n ${SPINDLE_CSV_ONLY:-} && ! $group =~ $SPINDLE_CSV_ONLY ]] && continue
   slug=$(echo "$group" | tr 'A-Z ' 'a-z-')
   reset_peak_rss "$STATS_WORKER_PID"
   reset_peak_rss "$COORDINATOR_PID"
