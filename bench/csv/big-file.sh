@@ -3,9 +3,9 @@
 # rows three times over: 24 million rows, 6 columns) through `spindle stats` end to end, with
 # the stats worker's peak RSS (VmHWM) and, for scale, DuckDB's time and RSS on the same file.
 # Not a test. Needs `npm run build` and the peer harness's data and peers (bench/csv/run.sh
-# or the harness's setup.sh + gen-data.py); run it alone: flock /tmp/spindle-bench.lock …
+# or the harness's setup.sh + gen-data.py); run it alone, under the benchmark lock.
 #
-#   bench/csv/big-file.sh [runs=3]
+#   SPINDLE_PEER_HARNESS=<peer harness dir> bench/csv/big-file.sh [runs=3]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=stack.sh

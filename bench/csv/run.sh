@@ -10,8 +10,8 @@
 #   (SPINDLE_CSV_ONLY=REGEX runs only the workload groups whose name matches, e.g. 'W4 csv 8'.)
 #
 # Needs `npm run build`. Writes $SPINDLE_BENCH_DIR/results/spindle-csv-*.{md,json} and prints
-# the table of bench/RESULTS.md (bench/csv/report.js). Run it alone on the machine:
-# flock /tmp/spindle-bench.lock bench/csv/run.sh
+# the table of bench/RESULTS.md (bench/csv/report.js). Run it alone on the machine, under
+# the benchmark lock the other benchmarks take (flock LOCKFILE bench/csv/run.sh).
 set -euo pipefail
 : "${SPINDLE_PEER_HARNESS:?set SPINDLE_PEER_HARNESS to the peer harness directory (its run-peers.sh)}"
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -1,10 +1,12 @@
 # Sourced by the CSV benchmark scripts: starts a coordinator and one stats worker from the
-# built packages (run `npm run build` first) with the stats worker's data root at
-# $SPINDLE_BENCH_DIR, on free local ports; stops them on exit. Sets SPINDLE_ADDR and
-# STATS_WORKER_PID / COORDINATOR_PID.
+# built packages (run `npm run build` first) with the stats worker's data root at the peer
+# harness's data folder ($SPINDLE_BENCH_DIR, else the harness's own default), on free local
+# ports; stops them on exit. Sets SPINDLE_ADDR and STATS_WORKER_PID / COORDINATOR_PID.
+: "${SPINDLE_PEER_HARNESS:?set SPINDLE_PEER_HARNESS to the peer harness directory}"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BENCH_DIR=${SPINDLE_BENCH_DIR:-/tmp/spindle-bench}
-STACK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/spindle-csv-bench.XXXXXX")
+BENCH_DIR=${SPINDLE_BENCH_DIR:-$(sed -n 's/^ROOT = os.environ.get("SPINDLE_BENCH_DIR", "\(.*\)")$/\1/p' "$SPINDLE_PEER_HARNESS/harness.py")}
+[[ -n $BENCH_DIR ]] || { echo "cannot tell the harness's data folder: set SPINDLE_BENCH_DIR" >&2; exit 2; }
+STACK_DIR=$(mktemp -d -t spindle-csv-bench.XXXXXX)
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 export SPINDLE_ADDR=127.0.0.1:$PORT
 
