@@ -44,6 +44,9 @@ const minorGc = ((): ((options: { type: 'minor' }) => void) | null => {
   }
 })();
 
+/** Read chunks between two minor GCs inside a range (8 MiB at the default chunk size). */
+const GC_EVERY_CHUNKS = 8;
+
 /** Bytes looked at to detect the delimiter of a stream. */
 const SNIFF_BYTES = 64 * 1024;
 
@@ -150,6 +153,7 @@ async function statsOfRange(request: StatsRangeRequest, port: MessagePort): Prom
     const bufs = takeBuffers(request.chunkBytes);
     let position = first;
     let current = 0;
+    let chunks = 0;
     let next: Promise<{ bytesRead: number }> | null = handle.read(bufs[current]!, 0, request.chunkBytes, position);
     try {
       for (;;) {
@@ -163,6 +167,8 @@ async function statsOfRange(request: StatsRangeRequest, port: MessagePort): Prom
         engine.push(chunk);
         progress(port, Math.min(position, range.end) - first, engine.rows);
         if (engine.stopped) break;
+        // Also during a long range: the buffers a column outgrows die young (see minorGc).
+        if ((chunks = (chunks + 1) % GC_EVERY_CHUNKS) === 0) minorGc?.({ type: 'minor' });
       }
     } finally {
       if (next !== null) await next.catch(() => undefined);
