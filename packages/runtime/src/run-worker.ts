@@ -54,6 +54,7 @@ export async function runWorker(options: {
     version: options.version,
     executor: {
       slots: executor.slots,
+      ...(executor.credits ? { credits: () => executor.credits?.() ?? executor.slots } : {}),
       close: () => executor.close(),
       run: async (spec, ctx) => {
         const outcome = await executor.run(spec, ctx);

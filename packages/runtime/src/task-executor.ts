@@ -37,6 +37,15 @@ export interface TaskContext {
 export interface TaskExecutor<Spec = FetchTask | StatsTask> {
   /** Tasks this executor can run at once; the worker grants this many credits. */
   readonly slots: number;
+  /**
+   * How many tasks the executor wants to hold right now (running plus queued),
+   * at most `slots`. When present, the connection tops its credits up to this
+   * after every finished task instead of always returning one; it never takes
+   * credits back. Lets an executor queue tasks ahead only while they are short
+   * (a deep queue of long tasks on one worker would starve the others).
+   * @default () => slots
+   */
+  credits?(): number;
   run(spec: Spec, ctx: TaskContext): Promise<TaskOutcome>;
   /** Stops the thread pool and frees resources; running tasks are aborted first. */
   close(): Promise<void>;

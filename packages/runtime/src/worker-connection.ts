@@ -62,8 +62,8 @@ export class WorkerConnection extends EventEmitter {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelayMs: number;
   private sessionId = '';
-  /** Credits earned by finished tasks and not sent yet (see grantLater). */
-  private pendingCredits = 0;
+  /** Credits granted on this session and not yet used by an assignment. */
+  private outstandingCredits = 0;
   private creditFlush: NodeJS.Immediate | undefined;
 
   constructor(options: WorkerConnectionOptions) {
@@ -141,12 +141,14 @@ export class WorkerConnection extends EventEmitter {
         );
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, w.heartbeatIntervalMs));
-        const free = this.executor.slots - this.running.size;
+        this.outstandingCredits = 0;
+        const free = this.wantedCredits() - this.running.size;
         if (this.state === 'READY' && free > 0) this.grant(free);
         this.emit('ready');
         return;
       }
       case 'assign':
+        this.outstandingCredits = Math.max(0, this.outstandingCredits - 1);
         this.startTask(call, msg.message.value);
         return;
       case 'cancel': {
@@ -241,23 +243,30 @@ export class WorkerConnection extends EventEmitter {
   }
 
   private grant(credits: number): void {
-    if (this.call) this.send(this.call, { message: { $case: 'credit', value: { credits } } });
+    if (!this.call) return;
+    this.outstandingCredits += credits;
+    this.send(this.call, { message: { $case: 'credit', value: { credits } } });
+  }
+
+  /** Tasks the executor wants to hold now (see TaskExecutor.credits), within [1, slots]. */
+  private wantedCredits(): number {
+    const wanted = this.executor.credits?.() ?? this.executor.slots;
+    return Math.max(1, Math.min(this.executor.slots, Math.floor(wanted)));
   }
 
   /**
-   * Returns one credit after this turn of the event loop, summed with the
-   * credits of every other task that finished in the same turn: an executor
-   * that finishes many small tasks at once then sends one credit message for
-   * them, not one per task. The results themselves go out at once.
+   * Tops the credits up after this turn of the event loop, once for every task
+   * that finished in the same turn: an executor that finishes many small tasks
+   * at once then sends one credit message for them, not one per task. The
+   * results themselves go out at once.
    */
   private grantLater(call: ClientDuplexStream<ConnectRequest, ConnectResponse>): void {
-    this.pendingCredits++;
     if (this.creditFlush !== undefined) return;
     this.creditFlush = setImmediate(() => {
       this.creditFlush = undefined;
-      const credits = this.pendingCredits;
-      this.pendingCredits = 0;
-      if (credits > 0 && call === this.call && this.state === 'READY') this.grant(credits);
+      if (call !== this.call || this.state !== 'READY') return;
+      const credits = this.wantedCredits() - this.running.size - this.outstandingCredits;
+      if (credits > 0) this.grant(credits);
     });
   }
 
@@ -280,7 +289,7 @@ export class WorkerConnection extends EventEmitter {
     // Credits belong to a session: a new one starts from the free slots in its welcome.
     clearImmediate(this.creditFlush);
     this.creditFlush = undefined;
-    this.pendingCredits = 0;
+    this.outstandingCredits = 0;
     clearInterval(this.heartbeatTimer);
     // The coordinator re-queues this session's tasks; stop them so no work is duplicated.
     for (const t of this.running.values()) t.controller.abort(new Error('coordinator stream lost'));

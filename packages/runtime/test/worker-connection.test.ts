@@ -65,6 +65,29 @@ describe('WorkerConnection against a real coordinator', () => {
     return { coord, client, executor, conn };
   }
 
+  it("tops credits up to what the executor wants now, never above its slots, and never takes them back", async () => {
+    const { client, executor } = await setup(4);
+    let want = 1;
+    (executor as GatedExecutor & { credits(): number }).credits = () => want;
+    // The first credits were granted at welcome (all 4 slots): use them up, then steer.
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(9) });
+    await waitFor(() => executor.started.length === 4, 5000, 'four tasks');
+    want = 1;
+    for (const i of [0, 1, 2]) executor.finish(executor.started[i]!.taskId);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(executor.started).toHaveLength(4); // one still running = what is wanted: no credit
+    want = 3;
+    executor.finish(executor.started[3]!.taskId);
+    await waitFor(() => executor.started.length === 7, 5000, 'three more');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(executor.started).toHaveLength(7);
+    want = 100; // capped by the 4 slots
+    for (const i of [4, 5, 6]) executor.finish(executor.started[i]!.taskId);
+    await waitFor(() => executor.started.length === 9, 5000, 'the rest');
+    for (const i of [7, 8]) executor.finish(executor.started[i]!.taskId);
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
+  });
+
   it('runs no more tasks at once than its slots and sends every result', async () => {
     const { client, executor } = await setup(2);
     const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(5) });

@@ -33,11 +33,14 @@ export interface FetchExecutorOptions {
    */
   slots?: number;
   /**
-   * Tasks accepted beyond `slots` and queued in the worker, ready to start the
-   * moment a download finishes. The worker grants `slots + prefetch` credits,
-   * so the coordinator's round trip (result → credit → assignment) is not on
-   * the critical path of every download. 0 = none.
-   * @default 16
+   * Most tasks accepted beyond `slots` and queued in the worker, ready to start
+   * the moment a download finishes, so that the coordinator's round trip
+   * (result → credit → assignment) is not on the critical path of every small
+   * download. The queue is adaptive: the worker asks for as many queued tasks
+   * as finish in {@link PREFETCH_COVER_MS} at the current completion rate (at
+   * least 1), so thousands of tiny files get a deep queue while long downloads
+   * are not hoarded by one worker when others could start them. 0 = none.
+   * @default 64
    */
   prefetch?: number;
   /**
@@ -124,7 +127,7 @@ export interface FetchExecutorOptions {
 export const FETCH_EXECUTOR_DEFAULTS = Object.freeze({
   threads: 2,
   slots: 16,
-  prefetch: 16,
+  prefetch: 64,
   perHostConcurrency: 0,
   allowLoopback: false,
   allowPrivate: false,
@@ -138,6 +141,30 @@ export const FETCH_EXECUTOR_DEFAULTS = Object.freeze({
   closeTimeoutMs: 10_000,
   userAgent: 'spindle-fetch-worker/0.1.0',
 });
+
+/**
+ * How long the prefetch queue should last at the current completion rate, in
+ * ms: comfortably more than a coordinator round trip (about 1 ms on one host,
+ * a few across a network), so a worker never waits for its next task.
+ */
+export const PREFETCH_COVER_MS = 10;
+/** Completions the rate is measured over. */
+const RATE_WINDOW = 32;
+
+/**
+ * The prefetch queue wanted after completions at `times` (ms, oldest first,
+ * the last {@link RATE_WINDOW}): the completions expected in
+ * {@link PREFETCH_COVER_MS} at that rate, between 1 and `max`; 1 while the
+ * rate is unknown or stale (nothing finished for a second).
+ */
+export function adaptivePrefetch(times: readonly number[], now: number, max: number): number {
+  if (max === 0) return 0;
+  const newest = times[times.length - 1];
+  const oldest = times[0];
+  if (times.length < 2 || newest === undefined || oldest === undefined || now - newest >= 1000) return 1;
+  const perMs = (times.length - 1) / Math.max(0.001, newest - oldest);
+  return Math.max(1, Math.min(max, Math.ceil(perMs * PREFETCH_COVER_MS)));
+}
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 /** Bytes of the final name kept in the temporary name (which adds the task id and attempt). */
@@ -185,8 +212,12 @@ interface Accepted {
 }
 
 class FetchExecutor implements TaskExecutor<FetchTask> {
-  /** Credits granted: concurrent downloads plus the prefetch queue. */
+  /** Most credits: concurrent downloads plus the largest prefetch queue. */
   readonly slots: number;
+  readonly #concurrency: number;
+  readonly #maxPrefetch: number;
+  /** Times of the last RATE_WINDOW completions (ms, performance.now), oldest first. */
+  readonly #completions: number[] = [];
   readonly #perHostDefault: number;
   readonly #limits: FetchLimits;
   readonly #closeTimeoutMs: number;
@@ -209,7 +240,9 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     const d = FETCH_EXECUTOR_DEFAULTS;
     const threads = positiveInt('threads', options.threads ?? d.threads);
     const concurrency = positiveInt('slots', options.slots ?? d.slots);
-    this.slots = concurrency + nonNegativeInt('prefetch', options.prefetch ?? d.prefetch);
+    this.#concurrency = concurrency;
+    this.#maxPrefetch = nonNegativeInt('prefetch', options.prefetch ?? d.prefetch);
+    this.slots = concurrency + this.#maxPrefetch;
     this.#perHostDefault = nonNegativeInt('perHostConcurrency', options.perHostConcurrency ?? d.perHostConcurrency);
     const perThread = Math.ceil(concurrency / threads);
     this.#limits = {
@@ -271,6 +304,19 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   }
 
   /**
+   * Tasks wanted now: every slot, plus queued tasks for {@link PREFETCH_COVER_MS}
+   * of completions at the recent rate (1 while it is unknown), at most `prefetch`.
+   */
+  credits(): number {
+    return this.#concurrency + adaptivePrefetch(this.#completions, performance.now(), this.#maxPrefetch);
+  }
+
+  #recordCompletion(): void {
+    this.#completions.push(performance.now());
+    if (this.#completions.length > RATE_WINDOW) this.#completions.shift();
+  }
+
+  /**
    * Gives waiting tasks to threads, oldest first, while their hosts' limits
    * allow. The global limit needs no check here: the threads enforce it, and
    * the credits bound what is accepted.
@@ -304,6 +350,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   }
 
   #finish(a: Accepted, outcome: FetchThreadResult): void {
+    this.#recordCompletion();
     this.#running.delete(a);
     const n = (this.#perHost.get(a.host) ?? 1) - 1;
     if (n > 0) this.#perHost.set(a.host, n);

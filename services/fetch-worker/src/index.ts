@@ -3,6 +3,6 @@
  * composition root) builds it from config with {@link createFetchExecutor} and
  * hands it to the runtime's worker connection.
  */
-export { createFetchExecutor, FETCH_EXECUTOR_DEFAULTS, type FetchExecutorOptions } from './executor';
+export { adaptivePrefetch, createFetchExecutor, FETCH_EXECUTOR_DEFAULTS, PREFETCH_COVER_MS, type FetchExecutorOptions } from './executor';
 export { classifyAddress, type AddressClass } from './fetch/url-policy';
 export { loadConfig, executorOptionsOf, type FetchWorkerConfig } from './config';

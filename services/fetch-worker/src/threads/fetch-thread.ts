@@ -167,6 +167,13 @@ function pump(): void {
     const next = queue.shift();
     if (next !== undefined) start(next.id, next.task);
   }
+  // A free slot and nothing queued: the results held for batching are what
+  // brings the next tasks (credits), so they go now.
+  if (running.size < config.concurrency && flushTimer !== null) {
+    clearTimeout(flushTimer);
+    flushTimer = null;
+    if (flushImmediate === null) flushImmediate = setImmediate(flush);
+  }
 }
 
 function start(id: number, task: ThreadTask): void {
