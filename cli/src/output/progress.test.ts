@@ -109,10 +109,17 @@ describe('bar formatters', () => {
     const line = formatItem(
       options,
       { progress: 0, eta: 0, startTime: 0, stopTime: null, total: 1, value: 0, maxWidth: 40 },
-      { kind: 'fetch', label: 'http://example.com/a/very/long/path/file.csv', since: Date.now(), attempt: 2 },
+      { kind: 'fetch', label: 'http://example.com/a/very/long/path/file.csv', since: Date.now(), attempt: 2, bytesDone: 0, bytesTotal: 0 },
     );
     expect(line.length).toBeLessThanOrEqual(39);
     expect(line).toMatch(/^ {2}fetch {2}….*file\.csv {2}\d+ ms \(attempt 2\)$/);
+  });
+
+  it('formatItem shows the bytes of a running download', () => {
+    const params = { progress: 0, eta: 0, startTime: 0, stopTime: null, total: 1, value: 0, maxWidth: 120 };
+    const item = { kind: 'fetch', label: 'http://h/big.bin', since: Date.now(), attempt: 1 };
+    expect(formatItem(options, params, { ...item, bytesDone: 1536, bytesTotal: 4096 })).toMatch(/big\.bin {2}1\.5 KiB\/4\.0 KiB {2}\d+ ms$/);
+    expect(formatItem(options, params, { ...item, bytesDone: 1536, bytesTotal: 0 })).toMatch(/big\.bin {2}1\.5 KiB {2}\d+ ms$/);
   });
 });
 

@@ -206,6 +206,9 @@ interface ItemPayload {
   label: string;
   since: number;
   attempt: number;
+  /** Latest progress of the item (ListResults), 0 when none yet. */
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 /** Formats the overall bar: `[███░░] 60% | 6/10 tasks | 1 failed | 1.2 MiB | 3.4 MiB/s | ETA 2 s`. */
@@ -225,11 +228,15 @@ export function formatOverall(options: Options, params: Params, payload: Overall
   return truncate(parts.join(' | '), Math.max(20, params.maxWidth - 1));
 }
 
-/** Formats one running item: `  fetch  https://host/file.csv  3.2 s`. */
+/** Formats one running item: `  fetch  https://host/file.csv  1.2 MiB/3.0 MiB  3.2 s`. */
 export function formatItem(_options: Options, params: Params, payload: ItemPayload): string {
   const elapsed = formatDuration(Date.now() - payload.since);
   const attempt = payload.attempt > 1 ? ` (attempt ${payload.attempt})` : '';
-  const tail = `  ${elapsed}${attempt}`;
+  const bytes =
+    payload.bytesDone > 0
+      ? `  ${formatBytes(payload.bytesDone)}${payload.bytesTotal > 0 ? `/${formatBytes(payload.bytesTotal)}` : ''}`
+      : '';
+  const tail = `${bytes}  ${elapsed}${attempt}`;
   const head = `  ${payload.kind.padEnd(5)}  `;
   const room = Math.max(10, params.maxWidth - 1 - head.length - tail.length);
   return head + truncate(payload.label, room, 'start') + tail;
@@ -303,9 +310,11 @@ export class TtyView implements JobView {
         label: task.target,
         since: Date.now(),
         attempt: task.attempt,
+        bytesDone: task.bytesDone,
+        bytesTotal: task.bytesTotal,
       };
       const bar = this.items.get(task.id);
-      if (bar) bar.update({ attempt: task.attempt });
+      if (bar) bar.update({ attempt: task.attempt, bytesDone: task.bytesDone, bytesTotal: task.bytesTotal });
       else this.items.set(task.id, this.multi.create(1, 0, payload, { format: formatItem as GenericFormatter }));
     }
     this.overallPayload.extraRunning = Math.max(0, running.length - shown.length);

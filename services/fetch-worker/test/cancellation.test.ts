@@ -44,13 +44,13 @@ describe('fetch executor: cancellation', () => {
     await vi.waitFor(
       async () => {
         expect((await listDir(dir)).some((f) => f.endsWith('.part'))).toBe(true);
-        expect(ctx.updates.length).toBeGreaterThan(0);
+        // Progress is forwarded from the thread: the first report at once, the rest of
+        // the burst when the 250 ms interval ends (it is not lost when the body stalls).
+        expect(ctx.updates.at(-1)?.bytesDone).toBeGreaterThanOrEqual(400 * 1024);
       },
       { timeout: 10_000, interval: 20 },
     );
-    // Progress was forwarded from the thread, with the announced total.
     expect(ctx.updates.at(-1)).toMatchObject({ bytesTotal: 400 * 1024 + 1_000_000 });
-    expect(ctx.updates.at(-1)?.bytesDone).toBeGreaterThanOrEqual(400 * 1024);
 
     ctx.controller.abort(new Error('job cancelled by user'));
     const outcome = await running;

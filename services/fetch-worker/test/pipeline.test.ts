@@ -238,4 +238,46 @@ describe('fetch jobs through the coordinator', () => {
     expect(maxHeld).toBeGreaterThan(0);
     expect(maxHeld).toBeLessThanOrEqual(8 + 64); // SPINDLE_WORKER_SLOTS + the largest prefetch
   }, 120_000);
+
+  it('shows the bytes of a running download in ListResults, and the totals in the job progress', async () => {
+    const total = 2 * 1024 * 1024;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': total });
+      res.write(Buffer.alloc(total / 2, 7));
+      void gate.then(() => res.end(Buffer.alloc(total / 2, 7)));
+    });
+    const job = run([`${server.origin}/slow.bin`]);
+    const running = await vi.waitFor(
+      async () => {
+        const jobs = await new Promise<{ jobs: Array<{ id: string }> }>((resolve, reject) =>
+          client.listJobs({ pageSize: 1, pageToken: '', state: JobState.JOB_STATE_RUNNING, kind: 0 }, (err, res) => (err ? reject(err) : resolve(res))),
+        );
+        const jobId = jobs.jobs[0]?.id ?? '';
+        const page = await new Promise<{ tasks: Task[] }>((resolve, reject) =>
+          client.listResults({ jobId, pageSize: 10, pageToken: '', state: TaskState.TASK_STATE_RUNNING }, (err, res) =>
+            err ? reject(err) : resolve(res),
+          ),
+        );
+        const task = page.tasks[0];
+        expect(task?.bytesDone).toBeGreaterThan(0);
+        return task!;
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    expect(running.bytesTotal).toBe(total);
+    expect(running.bytesDone).toBeLessThanOrEqual(total / 2);
+    const progress = (
+      await new Promise<{ job?: { progress?: { bytesDone: number; tasksRunning: number } } }>((resolve, reject) =>
+        client.getJob({ jobId: running.jobId }, (err, res) => (err ? reject(err) : resolve(res))),
+      )
+    ).job?.progress;
+    expect(progress).toMatchObject({ tasksRunning: 1 });
+    expect(progress?.bytesDone).toBeGreaterThan(0);
+    release();
+    const done = await job;
+    expect(done.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    expect(done.tasks[0]).toMatchObject({ bytesDone: 0, bytesTotal: 0, outcome: { $case: 'fetch', value: { bytes: total } } });
+  });
 });

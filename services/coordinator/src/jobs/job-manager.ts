@@ -338,8 +338,18 @@ export class JobManager {
     const rows = this.store.listTasks(req.jobId, { pageSize: pageSize + 1, after, state: req.state || undefined });
     const page = rows.slice(0, pageSize);
     const last = page[page.length - 1];
+    // Running tasks carry their latest progress (kept in memory, not in the store).
+    const live = this.active.get(req.jobId)?.live;
     return {
-      tasks: page.map(toTask),
+      tasks: page.map((row) => {
+        const task = toTask(row);
+        const p = task.state === TaskState.TASK_STATE_RUNNING ? live?.get(task.id) : undefined;
+        if (p) {
+          task.bytesDone = p.bytes;
+          task.bytesTotal = p.total;
+        }
+        return task;
+      }),
       nextPageToken: rows.length > pageSize && last ? Buffer.from(`${last.idx}:${last.kind}`).toString('base64url') : '',
     };
   }
@@ -826,6 +836,8 @@ export function toTask(row: TaskRow): Task {
     attempt: row.attempt,
     workerId: row.worker_id,
     target: row.target,
+    bytesDone: 0,
+    bytesTotal: 0,
     outcome: result?.outcome,
   };
 }

@@ -197,6 +197,7 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
   const clearDeadline = env.deadlines.add(limits.totalTimeoutMs, () =>
     stop(new FetchError('TIMEOUT', `GET ${job.url}: took longer than ${limits.totalTimeoutMs} ms`, { retryable: true })),
   );
+  const progress = new ProgressThrottle(onProgress);
   // What this attempt has at partPath: nothing, a resumable prefix, or bytes to remove.
   let disk: DiskState = null;
   try {
@@ -208,14 +209,13 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
     let resume = job.attempt > 1 ? claimPartial(job, partPath, env.partials) : null;
     disk = resume;
     const dispatcher = env.dispatcher(limits.connectTimeoutMs);
-    const progressAt = { next: Date.now() + PROGRESS_INTERVAL_MS };
     // Only redirects need a parsed URL (to resolve Location and to detect loops).
     let url: URL | null = null;
     let visited: Set<string> | null = null;
     for (let redirects = 0; ; ) {
       if (url !== null) env.egress.checkUrl(url);
       if (stopReason !== null) throw stopReason;
-      hop = new Hop(job, env, partPath, resume, existing, onProgress, progressAt);
+      hop = new Hop(job, env, partPath, resume, existing, progress);
       let outcome: HopOutcome;
       try {
         const headers = resume === null ? env.headers : rangeHeaders(env.headers, resume);
@@ -299,7 +299,52 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
     throw failure;
   } finally {
     clearDeadline();
+    progress.stop();
     control.cancel = null;
+  }
+}
+
+/**
+ * Rate-limits a download's progress reports to one per
+ * {@link PROGRESS_INTERVAL_MS}: the first report goes out at once, later ones at
+ * most once per interval, and the last value of a burst is sent when the
+ * interval ends, so a download that stalls still shows how far it got.
+ */
+class ProgressThrottle {
+  readonly #sink: DownloadOptions['onProgress'];
+  #nextAt = 0;
+  #pending: [number, number] | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(sink: DownloadOptions['onProgress']) {
+    this.#sink = sink;
+  }
+
+  report(done: number, total: number): void {
+    const sink = this.#sink;
+    if (sink === undefined) return;
+    const now = Date.now();
+    if (now >= this.#nextAt && this.#timer === null) {
+      this.#nextAt = now + PROGRESS_INTERVAL_MS;
+      sink(done, total);
+      return;
+    }
+    this.#pending = [done, total];
+    this.#timer ??= setTimeout(() => {
+      this.#timer = null;
+      const pending = this.#pending;
+      this.#pending = null;
+      if (pending === null) return;
+      this.#nextAt = Date.now() + PROGRESS_INTERVAL_MS;
+      sink(pending[0], pending[1]);
+    }, Math.max(0, this.#nextAt - now));
+  }
+
+  /** The download ended: no trailing report. */
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#pending = null;
   }
 }
 
@@ -686,8 +731,7 @@ class Hop implements Dispatcher.DispatchHandler {
   readonly #partPath: string;
   readonly #resume: KeptPartial | null;
   readonly #existing: ExistingFile | null;
-  readonly #onProgress: DownloadOptions['onProgress'];
-  readonly #progressAt: { next: number };
+  readonly #progress: ProgressThrottle;
   #controller: Dispatcher.DispatchController | null = null;
   /** The promise has been (or is being) settled; later callbacks are ignored. */
   #settled = false;
@@ -723,16 +767,14 @@ class Hop implements Dispatcher.DispatchHandler {
     partPath: string,
     resume: KeptPartial | null,
     existing: ExistingFile | null,
-    onProgress: DownloadOptions['onProgress'],
-    progressAt: { next: number },
+    progress: ProgressThrottle,
   ) {
     this.#job = job;
     this.#env = env;
     this.#partPath = partPath;
     this.#resume = resume;
     this.#existing = existing;
-    this.#onProgress = onProgress;
-    this.#progressAt = progressAt;
+    this.#progress = progress;
   }
 
   /** Whether this hop wrote to the part file (then {@link diskState} says what is there). */
@@ -915,13 +957,7 @@ class Hop implements Dispatcher.DispatchHandler {
       pause = this.#hashBacklogBytes >= HIGH_WATER_BYTES;
     }
     if (!file.push(chunk) || pause) controller.pause();
-    if (this.#onProgress !== undefined) {
-      const now = Date.now();
-      if (now >= this.#progressAt.next) {
-        this.#progressAt.next = now + PROGRESS_INTERVAL_MS;
-        this.#onProgress(bytes, this.#bytesTotal);
-      }
-    }
+    this.#progress.report(bytes, this.#bytesTotal);
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {

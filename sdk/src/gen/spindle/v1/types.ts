@@ -778,6 +778,16 @@ export interface Task {
   workerId: string;
   /** What the task works on: the URL, or the CSV path or URL. */
   target: string;
+  /**
+   * For a running task: bytes downloaded or read so far, from the worker's
+   * latest progress report (at most a few a second). 0 otherwise.
+   */
+  bytesDone: number;
+  /**
+   * For a running task: the size it announced (Content-Length, or the expected
+   * size), 0 when unknown or not running.
+   */
+  bytesTotal: number;
   /** The outcome, for terminal tasks. */
   outcome?:
     | //
@@ -3461,7 +3471,19 @@ export const StatsResult: MessageFns<StatsResult> = {
 };
 
 function createBaseTask(): Task {
-  return { id: "", jobId: "", index: 0, kind: 0, state: 0, attempt: 0, workerId: "", target: "", outcome: undefined };
+  return {
+    id: "",
+    jobId: "",
+    index: 0,
+    kind: 0,
+    state: 0,
+    attempt: 0,
+    workerId: "",
+    target: "",
+    bytesDone: 0,
+    bytesTotal: 0,
+    outcome: undefined,
+  };
 }
 
 export const Task: MessageFns<Task> = {
@@ -3489,6 +3511,12 @@ export const Task: MessageFns<Task> = {
     }
     if (message.target !== "") {
       writer.uint32(66).string(message.target);
+    }
+    if (message.bytesDone !== 0) {
+      writer.uint32(104).uint64(message.bytesDone);
+    }
+    if (message.bytesTotal !== 0) {
+      writer.uint32(112).uint64(message.bytesTotal);
     }
     switch (message.outcome?.$case) {
       case "fetch":
@@ -3581,6 +3609,22 @@ export const Task: MessageFns<Task> = {
             message.target = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.bytesDone = longToNumber(reader.uint64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.bytesTotal = longToNumber(reader.uint64());
+            continue;
+          }
           case 10: {
             if (tag !== 82) {
               break;
@@ -3635,6 +3679,16 @@ export const Task: MessageFns<Task> = {
         ? globalThis.String(object.worker_id)
         : "",
       target: isSet(object.target) ? globalThis.String(object.target) : "",
+      bytesDone: isSet(object.bytesDone)
+        ? globalThis.Number(object.bytesDone)
+        : isSet(object.bytes_done)
+        ? globalThis.Number(object.bytes_done)
+        : 0,
+      bytesTotal: isSet(object.bytesTotal)
+        ? globalThis.Number(object.bytesTotal)
+        : isSet(object.bytes_total)
+        ? globalThis.Number(object.bytes_total)
+        : 0,
       outcome: isSet(object.fetch)
         ? { $case: "fetch", value: FetchResult.fromJSON(object.fetch) }
         : isSet(object.stats)
@@ -3671,6 +3725,12 @@ export const Task: MessageFns<Task> = {
     if (message.target !== "") {
       obj.target = message.target;
     }
+    if (message.bytesDone !== 0) {
+      obj.bytesDone = Math.round(message.bytesDone);
+    }
+    if (message.bytesTotal !== 0) {
+      obj.bytesTotal = Math.round(message.bytesTotal);
+    }
     if (message.outcome?.$case === "fetch") {
       obj.fetch = FetchResult.toJSON(message.outcome.value);
     } else if (message.outcome?.$case === "stats") {
@@ -3694,6 +3754,8 @@ export const Task: MessageFns<Task> = {
     message.attempt = object.attempt ?? 0;
     message.workerId = object.workerId ?? "";
     message.target = object.target ?? "";
+    message.bytesDone = object.bytesDone ?? 0;
+    message.bytesTotal = object.bytesTotal ?? 0;
     switch (object.outcome?.$case) {
       case "fetch": {
         if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
