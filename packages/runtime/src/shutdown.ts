@@ -37,3 +37,19 @@ export function installShutdown(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+/**
+ * Runs a service's config loader; on a configuration error prints it, prefixed by
+ * the program name, and exits 1 before anything starts. For `main.ts` only.
+ */
+export function loadConfigOrExit<T>(program: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof Error && (err.name === 'ConfigError' || err instanceof RangeError)) {
+      console.error(`${program}: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

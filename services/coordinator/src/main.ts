@@ -1,19 +1,10 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, installShutdown } from '@spindle/runtime';
+import { loadConfigOrExit, createLogger, installShutdown } from '@spindle/runtime';
 import { loadConfig } from './config';
 import { startCoordinator } from './server';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof RangeError) {
-      console.error(`spindle-coordinator: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit('spindle-coordinator', () => loadConfig());
   const logger = createLogger('coordinator', config.logLevel);
   const coordinator = await startCoordinator(config, logger);
   installShutdown(() => coordinator.stop(), { logger, hardDeadlineMs: config.shutdownGraceMs + 10_000 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger, installShutdown, runWorker } from '@spindle/runtime';
+import { loadConfigOrExit, createLogger, installShutdown, runWorker } from '@spindle/runtime';
 import { WorkerKind } from '@spindle/sdk';
 import { executorOptionsOf, loadConfig } from './config';
 import { startHeapGovernor } from './heap-governor';
@@ -8,16 +8,7 @@ import { createFetchExecutor } from './index';
 const VERSION = '0.1.0';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof RangeError) {
-      console.error(`spindle-fetch-worker: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit('spindle-fetch-worker', () => loadConfig());
   const logger = createLogger('fetch-worker', config.logLevel);
   startHeapGovernor();
   const executor = createFetchExecutor({

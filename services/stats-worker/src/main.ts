@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import * as os from 'node:os';
-import { ConfigError, createLogger, installShutdown, runWorker } from '@spindle/runtime';
+import { loadConfigOrExit, createLogger, installShutdown, runWorker } from '@spindle/runtime';
 import { WorkerKind } from '@spindle/sdk';
 import { loadConfig } from './config';
 import { createStatsExecutor } from './executor';
@@ -8,16 +8,7 @@ import { createStatsExecutor } from './executor';
 const VERSION = '0.1.0';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof RangeError) {
-      console.error(`spindle-stats-worker: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit('spindle-stats-worker', () => loadConfig());
   const logger = createLogger('stats-worker', config.logLevel);
   // CPU-bound: one thread per core by default, one file per thread at a time.
   const threads = config.threads ?? Math.max(1, os.availableParallelism());
