@@ -43,8 +43,8 @@ describe('WorkerConnection against a real coordinator', () => {
     for (const f of cleanup.splice(0).reverse()) await f();
   });
 
-  async function setup(slots: number) {
-    const coord = await startTestCoordinator({ SPINDLE_HEARTBEAT_INTERVAL_MS: '100', SPINDLE_LEASE_TIMEOUT_MS: '1000' });
+  async function setup(slots: number, env: Record<string, string> = {}) {
+    const coord = await startTestCoordinator({ SPINDLE_HEARTBEAT_INTERVAL_MS: '100', SPINDLE_LEASE_TIMEOUT_MS: '1000', ...env });
     cleanup.push(() => coord.stop());
     const client: JobServiceClient = createJobServiceClient(coord.address);
     cleanup.push(() => client.close());
@@ -99,6 +99,21 @@ describe('WorkerConnection against a real coordinator', () => {
       executor.finish(executor.started[done]!.taskId);
     }
     await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
+  });
+
+  it('sends the results of tasks that finish in the same turn as one message (protocol 2)', async () => {
+    const { coord, client, executor } = await setup(20, { SPINDLE_METRICS_ADDR: '127.0.0.1:0' });
+    const metric = async (name: string) => {
+      const body = await (await fetch(`http://${coord.metricsAddress}/metrics`)).text();
+      return Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(body)?.[1] ?? 0);
+    };
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(20) });
+    await waitFor(() => executor.started.length === 20, 5000, 'twenty tasks');
+    for (const ctx of executor.started) executor.finish(ctx.taskId);
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
+    expect(await metric('spindle_worker_results_received_total')).toBe(20);
+    expect(await metric('spindle_worker_messages_received_total{type="results"}')).toBe(1);
+    expect(await metric('spindle_worker_messages_received_total{type="result"}')).toBe(0);
   });
 
   it('drains: finishes running tasks within the grace, takes no new ones', async () => {

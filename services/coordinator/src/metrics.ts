@@ -7,6 +7,8 @@ export interface CoordinatorMetrics {
   tasksFinished: Counter<'outcome'>;
   tasksRetried: Counter;
   workersConnected: Gauge<'kind'>;
+  workerMessages: Counter<'type'>;
+  workerResults: Counter;
 }
 
 export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics {
@@ -22,5 +24,16 @@ export function createCoordinatorMetrics(registry: Registry): CoordinatorMetrics
     }),
     tasksRetried: new Counter({ name: 'spindle_tasks_retried_total', help: 'Task attempts that will be retried', registers }),
     workersConnected: new Gauge({ name: 'spindle_workers_connected', help: 'Connected workers, by kind', labelNames: ['kind'], registers }),
+    workerMessages: new Counter({
+      name: 'spindle_worker_messages_received_total',
+      help: 'WorkerService.Connect messages received from workers, by type (result, results = a batch, credit, ...)',
+      labelNames: ['type'],
+      registers,
+    }),
+    workerResults: new Counter({
+      name: 'spindle_worker_results_received_total',
+      help: 'Task results received from workers, whether sent alone or in batches',
+      registers,
+    }),
   };
 }

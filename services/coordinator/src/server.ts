@@ -45,7 +45,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   jobs.start();
   const grpc = createGrpcServer({ serviceNames: SERVICE_NAMES });
   grpc.server.addService(JobServiceService, createJobService(jobs, logger));
-  grpc.server.addService(WorkerServiceService, createWorkerService(jobs, logger));
+  grpc.server.addService(WorkerServiceService, createWorkerService(jobs, logger, metrics));
   let address: string;
   try {
     address = await grpc.listen(config.listenAddress);

@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { createJobServiceClient, JobState, TaskState, WorkerKind, type JobServiceClient, type JobSpec } from '@spindle/sdk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator } from '../../../test/helpers/coordinator';
-import { unary, waitFor } from '../../../test/helpers/grpc';
+import { collect, unary, waitFor } from '../../../test/helpers/grpc';
 import { TestWorker } from '../../../test/helpers/test-worker';
 
 const statsSpec = (n: number, maxAttempts = 3): JobSpec => ({
@@ -15,8 +15,8 @@ describe('WorkerService.Connect (coordinator side)', () => {
   let coord: Awaited<ReturnType<typeof startTestCoordinator>>;
   let client: JobServiceClient;
   const workers: TestWorker[] = [];
-  const worker = (id: string, kind = WorkerKind.WORKER_KIND_STATS, hello = true) => {
-    const w = new TestWorker(coord.address, id, kind, hello);
+  const worker = (id: string, kind = WorkerKind.WORKER_KIND_STATS, hello = true, protocolVersion = 1) => {
+    const w = new TestWorker(coord.address, id, kind, hello, protocolVersion);
     workers.push(w);
     return w;
   };
@@ -160,5 +160,62 @@ describe('WorkerService.Connect (coordinator side)', () => {
     const cancel = w.received.find((m) => m.message?.$case === 'cancel')!.message!;
     expect(cancel.value).toMatchObject({ taskId: a!.taskId, attempt: a!.attempt });
     expect((await getJob(job.id)).progress).toMatchObject({ tasksCancelled: 3, tasksRunning: 0, tasksPending: 0 });
+  });
+
+  it('speaks protocol 2 with a worker that offers it: one message per dispatch pass, results in batches', async () => {
+    const w = worker('batcher', WorkerKind.WORKER_KIND_STATS, true, 2);
+    const welcome = (await w.waitWelcome()) as { message: { value: { protocolVersion: number } } };
+    expect(welcome.message.value.protocolVersion).toBe(2);
+    const job = await submit(statsSpec(10, 1));
+    w.grant(10);
+    const assigned = await w.waitAssignments(10);
+    // All ten were queued when the credits came: one pass, one message.
+    expect(w.assignmentMessages).toEqual([10]);
+    expect(assigned.map((a) => a.attempt)).toEqual(Array(10).fill(1));
+    // A batch with nine successes, one final failure and one stale attempt (ignored).
+    w.sendResults([
+      ...assigned.slice(0, 9).map((a) => TestWorker.success(a, 5)),
+      TestWorker.failure(assigned[9]!, 'CSV_MALFORMED', false),
+      TestWorker.success({ ...assigned[0]!, attempt: 7 }),
+    ]);
+    await waitFor(async () => (await getJob(job.id)).state === JobState.JOB_STATE_FAILED, 5000, 'job done');
+    expect((await getJob(job.id)).progress).toMatchObject({ tasksSucceeded: 9, tasksFailed: 1, rowsDone: 45 });
+    // Each task-finished event (built without reading the task back) equals the task as stored.
+    const events = await collect(client.watchJob({ jobId: job.id, afterSeq: 0, skipTaskEvents: false }));
+    const finished = events.flatMap((e) => (e.event?.event?.$case === 'taskFinished' ? [e.event.event.value.task!] : []));
+    const { tasks } = await unary(client.listResults.bind(client), { jobId: job.id, pageSize: 100, pageToken: '', state: 0 });
+    expect(finished).toHaveLength(10);
+    expect(finished.sort((a, b) => a.index - b.index)).toEqual(tasks);
+    expect(tasks[9]).toMatchObject({ state: TaskState.TASK_STATE_FAILED, target: 'f9.csv', workerId: 'batcher', attempt: 1 });
+    expect(tasks[9]!.outcome).toMatchObject({ $case: 'error', value: { code: 'CSV_MALFORMED', attempts: 1 } });
+  });
+
+  it('sends protocol 1 workers one assign message per task', async () => {
+    const w = worker('classic');
+    const welcome = (await w.waitWelcome()) as { message: { value: { protocolVersion: number } } };
+    expect(welcome.message.value.protocolVersion).toBe(1);
+    await submit(statsSpec(4));
+    w.grant(4);
+    await w.waitAssignments(4);
+    expect(w.assignmentMessages).toEqual([1, 1, 1, 1]);
+  });
+
+  it('rejects a results batch on a protocol 1 session', async () => {
+    const w = worker('classic');
+    await w.waitWelcome();
+    await submit(statsSpec(1));
+    w.grant(1);
+    const [a] = await w.waitAssignments(1);
+    w.sendResults([TestWorker.success(a!)]);
+    const err = (await w.waitClosed()) as { code?: number; details?: string };
+    expect(err.code).toBe(status.FAILED_PRECONDITION);
+    expect(err.details).toContain('protocol 2');
+  });
+
+  it('rejects a protocol version it does not speak, naming the ones it does', async () => {
+    const w = worker('future', WorkerKind.WORKER_KIND_STATS, true, 3);
+    const err = (await w.waitClosed()) as { code?: number; details?: string };
+    expect(err.code).toBe(status.FAILED_PRECONDITION);
+    expect(err.details).toBe('hello.protocol_version: 3 is not supported; this coordinator speaks 1 to 2');
   });
 });

@@ -2,13 +2,14 @@ import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { getErrorMessage, type Logger } from '@spindle/runtime';
 import { WorkerKind, type ConnectRequest, type ConnectResponse, type WorkerServiceServer } from '@spindle/sdk';
 import type { JobManager } from '../jobs/job-manager';
-import type { WorkerSession } from '../sessions/worker-session';
+import type { CoordinatorMetrics } from '../metrics';
+import { PROTOCOL_VERSION, type WorkerSession } from '../sessions/worker-session';
 
 /**
  * The WorkerService.Connect handler: one WorkerSession per stream. The first
  * message must be hello; every message renews the session's lease.
  */
-export function createWorkerService(jobs: JobManager, logger: Logger): WorkerServiceServer {
+export function createWorkerService(jobs: JobManager, logger: Logger, metrics?: CoordinatorMetrics): WorkerServiceServer {
   return {
     connect(call: ServerDuplexStream<ConnectRequest, ConnectResponse>) {
       let session: WorkerSession | undefined;
@@ -27,6 +28,10 @@ export function createWorkerService(jobs: JobManager, logger: Logger): WorkerSer
         end,
       };
       call.on('data', (msg: ConnectRequest) => {
+        const m = msg.message;
+        metrics?.workerMessages.inc({ type: m?.$case ?? 'empty' });
+        if (m?.$case === 'result') metrics?.workerResults.inc();
+        else if (m?.$case === 'results') metrics?.workerResults.inc(m.value.results.length);
         try {
           if (!session) {
             if (msg.message?.$case !== 'hello') {
@@ -37,10 +42,10 @@ export function createWorkerService(jobs: JobManager, logger: Logger): WorkerSer
             if (h.kind !== WorkerKind.WORKER_KIND_FETCH && h.kind !== WorkerKind.WORKER_KIND_STATS) {
               return end({ code: status.INVALID_ARGUMENT, details: 'hello.kind: must be WORKER_KIND_FETCH or WORKER_KIND_STATS' });
             }
-            if (h.protocolVersion > 1) {
+            if (h.protocolVersion > PROTOCOL_VERSION) {
               return end({
                 code: status.FAILED_PRECONDITION,
-                details: `hello.protocol_version: ${h.protocolVersion} is not supported; this coordinator speaks 1`,
+                details: `hello.protocol_version: ${h.protocolVersion} is not supported; this coordinator speaks 1 to ${PROTOCOL_VERSION}`,
               });
             }
             session = jobs.openSession(h, transport);
@@ -60,7 +65,13 @@ export function createWorkerService(jobs: JobManager, logger: Logger): WorkerSer
               jobs.progress(session, msg.message.value);
               return;
             case 'result':
-              jobs.result(session, msg.message.value);
+              jobs.results(session, [msg.message.value]);
+              return;
+            case 'results':
+              if (session.protocolVersion < 2) {
+                return end({ code: status.FAILED_PRECONDITION, details: 'results: a protocol 2 message on a protocol 1 session' });
+              }
+              jobs.results(session, msg.message.value.results);
               return;
             case 'draining':
               jobs.draining(session);

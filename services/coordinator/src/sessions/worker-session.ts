@@ -1,4 +1,12 @@
-import type { ConnectResponse, WorkerHello, WorkerInfo, WorkerKind } from '@spindle/sdk';
+import type { ConnectResponse, TaskAssignment, WorkerHello, WorkerInfo, WorkerKind } from '@spindle/sdk';
+
+/**
+ * The highest WorkerService protocol version this coordinator speaks. 2 adds
+ * batches (ConnectResponse.assignments, ConnectRequest.results): one gRPC message
+ * for what one dispatch pass assigns to a worker and for what a worker finished in
+ * one turn of its event loop, instead of one message per task.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Where a session is in its lifecycle. */
 export type SessionState = 'READY' | 'DRAINING' | 'CLOSED';
@@ -16,6 +24,8 @@ export interface Lease {
   taskId: string;
   attempt: number;
   jobId: string;
+  /** The task's target (URL or source), for its task-finished event. */
+  target: string;
 }
 
 /**
@@ -32,6 +42,8 @@ export class WorkerSession {
   state: SessionState = 'READY';
   lastSeenMs: number;
   readonly leases = new Map<string, Lease>();
+  /** The session's protocol version: the lower of the worker's (0 = 1) and ours. */
+  readonly protocolVersion: number;
 
   constructor(
     readonly sessionId: string,
@@ -43,6 +55,7 @@ export class WorkerSession {
     this.workerId = hello.workerId;
     this.kind = hello.kind;
     this.lastSeenMs = nowMs;
+    this.protocolVersion = Math.min(Math.max(hello.protocolVersion, 1), PROTOCOL_VERSION);
   }
 
   /** True when the scheduler may give this session a task now. */
@@ -52,6 +65,16 @@ export class WorkerSession {
 
   send(msg: ConnectResponse): void {
     if (this.state !== 'CLOSED') this.transport.write(msg);
+  }
+
+  /** Sends assignments: one batch message at protocol 2, else one message each. */
+  sendAssignments(assignments: TaskAssignment[]): void {
+    if (assignments.length === 0) return;
+    if (this.protocolVersion >= 2 && assignments.length > 1) {
+      this.send({ message: { $case: 'assignments', value: { assignments } } });
+    } else {
+      for (const a of assignments) this.send({ message: { $case: 'assign', value: a } });
+    }
   }
 
   info(): WorkerInfo {

@@ -92,7 +92,7 @@ export class SqliteStore {
         `INSERT INTO tasks (id, job_id, idx, kind, state, attempt, worker_id, target, spec)
          VALUES (@id, @job_id, @idx, @kind, ${TaskState.TASK_STATE_PENDING}, 0, '', @target, @spec)`,
       ),
-      taskSpec: db.prepare(`SELECT spec FROM tasks WHERE id = ?`).pluck(),
+      taskForAssignment: db.prepare(`SELECT spec, target FROM tasks WHERE id = ?`),
       taskById: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
       assignTask: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_RUNNING}, attempt = @attempt, worker_id = @worker_id WHERE id = @id`,
@@ -231,8 +231,9 @@ export class SqliteStore {
     return this.stmts.taskById.get(id) as TaskRow | undefined;
   }
 
-  getTaskSpec(id: string): Buffer | undefined {
-    return this.stmts.taskSpec.get(id) as Buffer | undefined;
+  /** What an assignment needs of a task: its encoded spec and its target. */
+  getTaskForAssignment(id: string): Pick<TaskRow, 'spec' | 'target'> | undefined {
+    return this.stmts.taskForAssignment.get(id) as Pick<TaskRow, 'spec' | 'target'> | undefined;
   }
 
   markAssigned(id: string, attempt: number, workerId: string): void {

@@ -56,6 +56,13 @@ export interface ConnectRequest {
     | //
     /** The worker takes no more tasks. */
     { $case: "draining"; value: Draining }
+    | //
+    /**
+     * Final outcomes of several task attempts (protocol 2: only when the welcome
+     * said protocol_version >= 2). Means exactly what as many `result` messages in
+     * this order would.
+     */
+    { $case: "results"; value: TaskResults }
     | undefined;
 }
 
@@ -75,6 +82,13 @@ export interface ConnectResponse {
     | //
     /** Drain and disconnect. */
     { $case: "shutdown"; value: Shutdown }
+    | //
+    /**
+     * Several tasks to run, each consuming one credit (protocol 2: only to workers
+     * whose hello said protocol_version >= 2). Means exactly what as many `assign`
+     * messages in this order would.
+     */
+    { $case: "assignments"; value: TaskAssignments }
     | undefined;
 }
 
@@ -93,7 +107,10 @@ export interface WorkerHello {
   slots: number;
   /** Host name, for listings. */
   hostname: string;
-  /** Protocol version the worker speaks; this document describes 1. */
+  /**
+   * Highest protocol version the worker speaks: 1, or 2 when it also understands
+   * `ConnectResponse.assignments` (batches). 0 means 1.
+   */
   protocolVersion: number;
 }
 
@@ -105,6 +122,24 @@ export interface Welcome {
   heartbeatIntervalMs: number;
   /** Silence longer than this, in ms, loses the worker its tasks. */
   leaseTimeoutMs: number;
+  /**
+   * Protocol version of this session: the lower of the worker's and the
+   * coordinator's. At 2 the worker may send `ConnectRequest.results` and receives
+   * `ConnectResponse.assignments`. 0 means 1 (an older coordinator).
+   */
+  protocolVersion: number;
+}
+
+/** Several task assignments in one message (protocol 2). */
+export interface TaskAssignments {
+  /** In the order they would have been sent one by one. */
+  assignments: TaskAssignment[];
+}
+
+/** Several task results in one message (protocol 2). */
+export interface TaskResults {
+  /** In the order they would have been sent one by one. */
+  results: TaskResult[];
 }
 
 /** Grants task slots. */
@@ -272,6 +307,9 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
       case "draining":
         Draining.encode(message.message.value, writer.uint32(50).fork()).join();
         break;
+      case "results":
+        TaskResults.encode(message.message.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -337,6 +375,14 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
             message.message = { $case: "draining", value: Draining.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = { $case: "results", value: TaskResults.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -363,6 +409,8 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         ? { $case: "result", value: TaskResult.fromJSON(object.result) }
         : isSet(object.draining)
         ? { $case: "draining", value: Draining.fromJSON(object.draining) }
+        : isSet(object.results)
+        ? { $case: "results", value: TaskResults.fromJSON(object.results) }
         : undefined,
     };
   },
@@ -381,6 +429,8 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
       obj.result = TaskResult.toJSON(message.message.value);
     } else if (message.message?.$case === "draining") {
       obj.draining = Draining.toJSON(message.message.value);
+    } else if (message.message?.$case === "results") {
+      obj.results = TaskResults.toJSON(message.message.value);
     }
     return obj;
   },
@@ -427,6 +477,12 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         }
         break;
       }
+      case "results": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "results", value: TaskResults.fromPartial(object.message.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -450,6 +506,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         break;
       case "shutdown":
         Shutdown.encode(message.message.value, writer.uint32(34).fork()).join();
+        break;
+      case "assignments":
+        TaskAssignments.encode(message.message.value, writer.uint32(42).fork()).join();
         break;
     }
     return writer;
@@ -500,6 +559,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.message = { $case: "shutdown", value: Shutdown.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = { $case: "assignments", value: TaskAssignments.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -522,6 +589,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         ? { $case: "cancel", value: CancelTask.fromJSON(object.cancel) }
         : isSet(object.shutdown)
         ? { $case: "shutdown", value: Shutdown.fromJSON(object.shutdown) }
+        : isSet(object.assignments)
+        ? { $case: "assignments", value: TaskAssignments.fromJSON(object.assignments) }
         : undefined,
     };
   },
@@ -536,6 +605,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.cancel = CancelTask.toJSON(message.message.value);
     } else if (message.message?.$case === "shutdown") {
       obj.shutdown = Shutdown.toJSON(message.message.value);
+    } else if (message.message?.$case === "assignments") {
+      obj.assignments = TaskAssignments.toJSON(message.message.value);
     }
     return obj;
   },
@@ -567,6 +638,12 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "shutdown": {
         if (object.message?.value !== undefined && object.message?.value !== null) {
           message.message = { $case: "shutdown", value: Shutdown.fromPartial(object.message.value) };
+        }
+        break;
+      }
+      case "assignments": {
+        if (object.message?.value !== undefined && object.message?.value !== null) {
+          message.message = { $case: "assignments", value: TaskAssignments.fromPartial(object.message.value) };
         }
         break;
       }
@@ -733,7 +810,7 @@ export const WorkerHello: MessageFns<WorkerHello> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { sessionId: "", heartbeatIntervalMs: 0, leaseTimeoutMs: 0 };
+  return { sessionId: "", heartbeatIntervalMs: 0, leaseTimeoutMs: 0, protocolVersion: 0 };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -746,6 +823,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.leaseTimeoutMs !== 0) {
       writer.uint32(24).uint32(message.leaseTimeoutMs);
+    }
+    if (message.protocolVersion !== 0) {
+      writer.uint32(32).uint32(message.protocolVersion);
     }
     return writer;
   },
@@ -787,6 +867,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.leaseTimeoutMs = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.protocolVersion = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -816,6 +904,11 @@ export const Welcome: MessageFns<Welcome> = {
         : isSet(object.lease_timeout_ms)
         ? globalThis.Number(object.lease_timeout_ms)
         : 0,
+      protocolVersion: isSet(object.protocolVersion)
+        ? globalThis.Number(object.protocolVersion)
+        : isSet(object.protocol_version)
+        ? globalThis.Number(object.protocol_version)
+        : 0,
     };
   },
 
@@ -830,6 +923,9 @@ export const Welcome: MessageFns<Welcome> = {
     if (message.leaseTimeoutMs !== 0) {
       obj.leaseTimeoutMs = Math.round(message.leaseTimeoutMs);
     }
+    if (message.protocolVersion !== 0) {
+      obj.protocolVersion = Math.round(message.protocolVersion);
+    }
     return obj;
   },
 
@@ -841,6 +937,147 @@ export const Welcome: MessageFns<Welcome> = {
     message.sessionId = object.sessionId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.leaseTimeoutMs = object.leaseTimeoutMs ?? 0;
+    message.protocolVersion = object.protocolVersion ?? 0;
+    return message;
+  },
+};
+
+function createBaseTaskAssignments(): TaskAssignments {
+  return { assignments: [] };
+}
+
+export const TaskAssignments: MessageFns<TaskAssignments> = {
+  encode(message: TaskAssignments, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.assignments) {
+      TaskAssignment.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskAssignments {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskAssignments();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.assignments.push(TaskAssignment.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskAssignments {
+    return {
+      assignments: globalThis.Array.isArray(object?.assignments)
+        ? object.assignments.map((e: any) => TaskAssignment.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TaskAssignments): unknown {
+    const obj: any = {};
+    if (message.assignments?.length) {
+      obj.assignments = message.assignments.map((e) => TaskAssignment.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskAssignments>, I>>(base?: I): TaskAssignments {
+    return TaskAssignments.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskAssignments>, I>>(object: I): TaskAssignments {
+    const message = createBaseTaskAssignments();
+    message.assignments = object.assignments?.map((e) => TaskAssignment.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTaskResults(): TaskResults {
+  return { results: [] };
+}
+
+export const TaskResults: MessageFns<TaskResults> = {
+  encode(message: TaskResults, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      TaskResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskResults {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskResults();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(TaskResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskResults {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => TaskResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TaskResults): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => TaskResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskResults>, I>>(base?: I): TaskResults {
+    return TaskResults.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskResults>, I>>(object: I): TaskResults {
+    const message = createBaseTaskResults();
+    message.results = object.results?.map((e) => TaskResult.fromPartial(e)) || [];
     return message;
   },
 };
