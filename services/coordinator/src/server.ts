@@ -30,7 +30,9 @@ const SERVICE_NAMES = ['spindle.v1.JobService', 'spindle.v1.WorkerService'];
 
 /** Opens the store, recovers unfinished jobs, and serves every service on one port. */
 export async function startCoordinator(config: CoordinatorConfig, logger: Logger): Promise<Coordinator> {
-  const store = new SqliteStore(config.dbPath);
+  const store = new SqliteStore(config.dbPath, (err) =>
+    logger.error({ err }, 'store: WAL checkpoint thread failed; checkpoints run in commits again'),
+  );
   const registry = createMetricsRegistry('spindle_coordinator_');
   const metrics = createCoordinatorMetrics(registry);
   const jobs = new JobManager({

@@ -3,9 +3,13 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { type JobKind, JobState, type TaskKind, TaskState } from '@spindle/sdk';
 import { migrations } from './migrations';
+import { Checkpointer } from './checkpointer';
 
 /** How long writes are grouped into one transaction before it commits. */
 const GROUP_COMMIT_MS = 5;
+
+/** How often the checkpoint thread copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 /** A job row as stored. `spec` is an encoded spindle.v1.JobSpec. */
 export interface JobRow {
@@ -60,8 +64,10 @@ export class SqliteStore {
   private readonly stmts;
   private groupOpen = false;
   private nested = false;
+  private readonly checkpointer: Checkpointer | undefined;
 
-  constructor(file: string) {
+  /** `onError`: problems that do not stop the store (the checkpoint thread failed). */
+  constructor(file: string, onError: (err: Error) => void = () => {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -70,6 +76,18 @@ export class SqliteStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    if (file !== ':memory:') {
+      // The checkpoint thread keeps the WAL short; a checkpoint in COMMIT only as a
+      // backstop (it then finds most pages copied already), and a WAL file that grew
+      // under a long burst is cut back to 64 MiB once it restarts.
+      this.db.pragma('wal_autocheckpoint = 10000');
+      this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+      this.checkpointer = new Checkpointer(path.resolve(file), CHECKPOINT_INTERVAL_MS, (err) => {
+        // Back to SQLite's own checkpoints in COMMIT, so the WAL never grows unbounded.
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+        onError(err);
+      });
+    }
     const db = this.db;
     this.stmts = {
       begin: db.prepare('BEGIN'),
@@ -335,6 +353,7 @@ export class SqliteStore {
 
   close(): void {
     this.flush();
+    this.checkpointer?.close();
     this.db.close();
   }
 }

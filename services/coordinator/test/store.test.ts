@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { JobKind, JobState, TaskKind } from '@spindle/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Checkpointer, SqliteStore } from '@spindle/coordinator';
+import { waitFor } from '../../../test/helpers/grpc';
+
+describe('SqliteStore WAL checkpoints', () => {
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'spindle-store-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('copies committed pages into the database file on its own thread, not in COMMIT', async () => {
+    const file = path.join(tmp(), 'c.db');
+    const store = new SqliteStore(file);
+    try {
+      const before = fs.statSync(file).size;
+      const spec = Buffer.alloc(200, 7);
+      store.transaction(() => {
+        store.insertJob({ id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_QUEUED, name: 'n', spec, create_ms: 1 });
+        for (let i = 0; i < 2000; i++) {
+          store.insertTask({ id: `j/f/${i}`, job_id: 'j', idx: i, kind: TaskKind.TASK_KIND_FETCH, target: `http://x/${i}`, spec });
+        }
+      });
+      store.flush();
+      // ~150 pages in the WAL, far below the 10,000 that would make COMMIT checkpoint.
+      expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(100 * 4096);
+      await waitFor(() => fs.statSync(file).size > before + 100 * 4096, 5000, 'pages copied into the database file');
+      // Another connection sees every row in the database file proper.
+      const reader = new Database(file, { readonly: true });
+      expect(reader.prepare('SELECT count(*) FROM tasks').pluck().get()).toBe(2000);
+      reader.close();
+    } finally {
+      store.close();
+    }
+  });
+
+  it('reports a checkpoint thread that cannot open the database', async () => {
+    const errors: Error[] = [];
+    const cp = new Checkpointer(path.join(tmp(), 'missing.db'), 50, (err) => errors.push(err));
+    await waitFor(() => errors.length > 0, 5000, 'failure reported');
+    expect(errors[0]!.message).toBe('unable to open database file (SQLITE_CANTOPEN)');
+    cp.close();
+  });
+});
