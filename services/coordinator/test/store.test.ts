@@ -50,4 +50,27 @@ describe('SqliteStore WAL checkpoints', () => {
     expect(errors[0]!.message).toBe('unable to open database file (SQLITE_CANTOPEN)');
     cp.close();
   });
+
+  it('groups task writes for a while, but commits a job a client is told about at once', () => {
+    const file = path.join(tmp(), 'c.db');
+    const store = new SqliteStore(file);
+    const reader = new Database(file, { readonly: true });
+    const jobs = reader.prepare('SELECT id FROM jobs ORDER BY id').pluck();
+    const job = (id: string) => ({ id, request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_QUEUED, name: 'n', spec: Buffer.alloc(1), create_ms: 1 });
+    try {
+      store.transaction(() => store.insertJob(job('a')));
+      // Still in the open group: another connection does not see it yet.
+      expect(jobs.all()).toEqual([]);
+      store.transaction(() => {
+        store.insertJob(job('b'));
+        store.commitSoon();
+        // Inside the section nothing is committed yet, so a throw here could still roll back.
+        expect(jobs.all()).toEqual([]);
+      });
+      expect(jobs.all()).toEqual(['a', 'b']);
+    } finally {
+      reader.close();
+      store.close();
+    }
+  });
 });

@@ -222,6 +222,8 @@ export class JobManager {
         value: { state: JobState.JOB_STATE_QUEUED, progress: this.progressOf(job) },
       });
     });
+    // Durable before the client hears of it: group commit's window is for task state only.
+    this.store.commitSoon();
     this.active.set(id, job);
     for (const p of planned) this.enqueue(job, p);
     this.opts.metrics?.jobsSubmitted.inc({ kind: JobKind[row.kind] ?? String(row.kind) });
@@ -590,6 +592,7 @@ export class JobManager {
     job.row.end_ms = Date.now();
     this.appendEvent(job, { $case: 'stateChanged', value: { state, progress: this.progressOf(job) } });
     this.store.setJobState(job.row.id, state, job.row.end_ms, true, job.row.last_seq);
+    this.store.commitSoon();
     this.active.delete(job.row.id);
     this.logger.info(
       { jobId: job.row.id, state: JobState[state], succeeded: job.succeeded, failed: job.failed, cancelled: job.cancelled },

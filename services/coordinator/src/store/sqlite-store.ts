@@ -5,8 +5,14 @@ import { type JobKind, JobState, type TaskKind, TaskState } from '@spindle/sdk';
 import { migrations } from './migrations';
 import { Checkpointer } from './checkpointer';
 
-/** How long writes are grouped into one transaction before it commits. */
-const GROUP_COMMIT_MS = 5;
+/**
+ * How long writes are grouped into one transaction before it commits. A task
+ * that is assigned and finishes within one window writes its row's page once.
+ * Measured on a replay of 5,000 task lifecycles (assign, finish, event): SQLite
+ * CPU 43 ms with a commit every 25 tasks (~5 ms at W3's rate), 32 ms every 125
+ * (~20 ms). Submits and cancels commit at once (commitSoon).
+ */
+const GROUP_COMMIT_MS = 20;
 
 /** How often the checkpoint thread copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 250;
@@ -64,6 +70,7 @@ export class SqliteStore {
   private readonly stmts;
   private groupOpen = false;
   private nested = false;
+  private commitAfterSection = false;
   private readonly checkpointer: Checkpointer | undefined;
 
   /** `onError`: problems that do not stop the store (the checkpoint thread failed). */
@@ -155,8 +162,8 @@ export class SqliteStore {
    * Group commit: every write made within GROUP_COMMIT_MS joins one transaction. Measured on the dispatch
    * benchmark (bench/coordinator-dispatch.js): a commit per task result spent ~35% of
    * the coordinator's CPU in SQLite commits; grouping roughly doubles tasks/s.
-   * A crash can lose at most the writes of the last few ms, all of which concern
-   * tasks that are then re-run (at-least-once).
+   * A crash can lose at most the task state written in the last GROUP_COMMIT_MS,
+   * and those tasks are then re-run (at-least-once).
    */
   private write(): void {
     if (this.groupOpen || this.db.inTransaction) return;
@@ -170,6 +177,16 @@ export class SqliteStore {
     if (!this.groupOpen) return;
     this.groupOpen = false;
     this.stmts.commit.run();
+  }
+
+  /**
+   * Commits without waiting for the group window, for writes a client is told
+   * about as final (a job accepted, cancelled or finished): now, or when the
+   * current {@link transaction} section ends.
+   */
+  commitSoon(): void {
+    if (this.nested) this.commitAfterSection = true;
+    else this.flush();
   }
 
   /**
@@ -193,6 +210,10 @@ export class SqliteStore {
       throw err;
     } finally {
       this.nested = false;
+      if (this.commitAfterSection) {
+        this.commitAfterSection = false;
+        this.flush();
+      }
     }
   }
 
