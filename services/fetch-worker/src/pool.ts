@@ -2,12 +2,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TaskError } from '@spindle/sdk';
-import type {
-  FetchThreadConfig,
-  FetchThreadResult,
-  FromThreadMessage,
-  ThreadTask,
-  ToThreadMessage,
+import {
+  CANCEL,
+  CLOSE,
+  CLOSED,
+  decodeDone,
+  encodeStart,
+  PROGRESS,
+  START,
+  type FetchThreadConfig,
+  type FetchThreadResult,
+  type FromThreadMessage,
+  type ThreadTask,
+  type ToThreadMessage,
 } from './threads/protocol';
 
 /** The compiled thread entry, resolved next to the compiled pool. */
@@ -92,7 +99,7 @@ export class FetchThreadPool {
     for (const t of this.#threads) if (t.tasks.size < best.tasks.size) best = t;
     const id = this.#nextId++;
     best.tasks.set(id, { task, onProgress: callbacks.onProgress, onDone: callbacks.onDone });
-    this.#send(best, { type: 'start', id, task });
+    this.#send(best, encodeStart(id, task, this.#options.threadConfig.limits));
     return id;
   }
 
@@ -100,7 +107,7 @@ export class FetchThreadPool {
   cancel(id: number, reason: string): void {
     for (const t of this.#threads) {
       if (t.tasks.has(id)) {
-        this.#send(t, { type: 'cancel', id, reason });
+        this.#send(t, [CANCEL, id, reason]);
         return;
       }
     }
@@ -113,7 +120,7 @@ export class FetchThreadPool {
    */
   async close(timeoutMs: number): Promise<void> {
     this.#closing = true;
-    for (const t of this.#threads) this.#send(t, { type: 'close' });
+    for (const t of this.#threads) this.#send(t, [CLOSE]);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     try {
@@ -151,15 +158,15 @@ export class FetchThreadPool {
 
   #receive(thread: FetchThread, batch: FromThreadMessage[]): void {
     for (const m of batch) {
-      if (m.type === 'done') {
-        const pending = thread.tasks.get(m.id);
-        if (pending === undefined) continue;
-        thread.tasks.delete(m.id);
-        pending.onDone(m.outcome);
-      } else if (m.type === 'progress') {
-        thread.tasks.get(m.id)?.onProgress(m.bytesDone, m.bytesTotal);
-      } else {
+      if (m[0] === PROGRESS) {
+        thread.tasks.get(m[1])?.onProgress(m[2], m[3]);
+      } else if (m[0] === CLOSED) {
         thread.markClosed();
+      } else {
+        const pending = thread.tasks.get(m[1]);
+        if (pending === undefined) continue;
+        thread.tasks.delete(m[1]);
+        pending.onDone(decodeDone(m, pending.task.url));
       }
     }
   }
@@ -190,7 +197,7 @@ export class FetchThreadPool {
     if (thread.flushImmediate !== null) return;
     // `tasks` counts this message's download already: more than `concurrency` means the
     // thread has queued work and will not idle while this waits to be batched.
-    const busy = message.type === 'start' && thread.tasks.size > this.#options.threadConfig.concurrency;
+    const busy = message[0] === START && thread.tasks.size > this.#options.threadConfig.concurrency;
     if (busy && !this.#closing) {
       thread.flushTimer ??= setTimeout(() => this.#flush(thread), BATCH_DELAY_MS);
       return;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -71,6 +72,49 @@ describe('fetch executor: cancellation', () => {
     ctx.controller.abort();
     expect(await running).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
     expect(await listDir(path.join(dataRoot, 'cancel2'))).toEqual([]);
+  });
+
+  it('leaves no abort listener behind on a signal shared by several tasks', async () => {
+    server = await startServer((_req, res) => res.end('ok'));
+    const ctx = taskContext();
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => executor.run(fetchTask(`${server!.origin}/s${i}`, { outputDir: 'shared' }), ctx)),
+    );
+    expect(outcomes.every((o) => o.$case === 'fetch')).toBe(true);
+    expect(getEventListeners(ctx.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('cancels through a signal that is not a Node.js AbortSignal (a polyfill)', async () => {
+    server = await drippingServer(400 * 1024);
+    /** Just the AbortSignal members the executor uses, on a plain EventTarget. */
+    class PolyfillSignal extends EventTarget {
+      aborted = false;
+      reason: unknown = undefined;
+      abort(reason: unknown): void {
+        this.aborted = true;
+        this.reason = reason;
+        this.dispatchEvent(new Event('abort'));
+      }
+    }
+    const signal = new PolyfillSignal();
+    const ctx = { ...taskContext(), signal: signal as unknown as AbortSignal };
+    const running = executor.run(fetchTask(`${server.origin}/poly.bin`, { outputDir: 'poly' }), ctx);
+    await vi.waitFor(
+      async () => expect((await listDir(path.join(dataRoot, 'poly'))).some((f) => f.endsWith('.part'))).toBe(true),
+      { timeout: 10_000, interval: 20 },
+    );
+    signal.abort(new Error('polyfill abort'));
+    expect(await running).toMatchObject({
+      $case: 'error',
+      value: { code: 'CANCELLED', message: expect.stringContaining('polyfill abort') },
+    });
+    expect(await listDir(path.join(dataRoot, 'poly'))).toEqual([]);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    // Already aborted: CANCELLED without a request.
+    expect(await executor.run(fetchTask(`${server.origin}/late.bin`, { outputDir: 'poly' }), ctx)).toMatchObject({
+      $case: 'error',
+      value: { code: 'CANCELLED' },
+    });
   });
 
   it('returns CANCELLED at once for a task whose signal is already aborted', async () => {

@@ -69,6 +69,36 @@ describe('fetch executor: successful downloads', () => {
     expect(await listDir(path.join(dataRoot, 'many'))).toEqual([...files.keys()].map((p) => p.slice(1)).sort());
   });
 
+  it('writes and hashes bodies that arrive in pieces byte-exact (a few, many tiny ones, at the in-memory limit)', async () => {
+    const bodies = new Map<string, { body: Buffer; piece: number }>([
+      ['/few.bin', { body: randomBytes(64 * 1024 + 300), piece: 20_000 }],
+      ['/many.bin', { body: randomBytes(5000), piece: 7 }],
+      // Up to 256 KiB a body stays in memory and is hashed at the end; one byte more spills.
+      ['/limit.bin', { body: randomBytes(256 * 1024), piece: 30_000 }],
+      ['/over.bin', { body: randomBytes(256 * 1024 + 1), piece: 30_000 }],
+    ]);
+    server = await startServer((req, res) => {
+      const entry = bodies.get(req.url ?? '');
+      if (entry === undefined) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-length': entry.body.length });
+      // Pieces in separate turns, so that they reach the worker as separate chunks.
+      let o = 0;
+      const next = (): void => {
+        if (o >= entry.body.length) return void res.end();
+        res.write(entry.body.subarray(o, o + entry.piece));
+        o += entry.piece;
+        setImmediate(next);
+      };
+      next();
+    });
+    for (const [p, { body }] of bodies) {
+      const outcome = await executor.run(fetchTask(`${server.origin}${p}`, { outputDir: 'pieces' }), taskContext());
+      expect(outcome).toMatchObject({ $case: 'fetch', value: { bytes: body.length, sha256: sha256(body) } });
+      expect((await fs.readFile(path.join(dataRoot, 'pieces', p.slice(1)))).equals(body), p).toBe(true);
+    }
+    expect(await listDir(path.join(dataRoot, 'pieces'))).toEqual(['few.bin', 'limit.bin', 'many.bin', 'over.bin']);
+  });
+
   it('accepts a matching expected SHA-256 (any case) and expected size', async () => {
     const body = randomBytes(5000);
     server = await startServer((_req, res) => res.end(body));

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs/promises';
 import type * as http from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -101,6 +102,7 @@ describe('fetch executor: concurrency limits', () => {
     await vi.waitFor(() => expect(server.inFlight()).toBe(1), { timeout: 10_000, interval: 10 });
     ctx.controller.abort(new Error('job cancelled'));
     expect(await second).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
+    expect(getEventListeners(ctx.signal, 'abort')).toHaveLength(0);
     server.release();
     expect(await first).toMatchObject({ $case: 'fetch' });
     expect(server.requests).toEqual(['GET /first']);
@@ -137,6 +139,24 @@ describe('fetch executor: progress', () => {
       expect(done).toEqual([...done].sort((x, y) => x - y));
       // One report per 250 ms at most (plus the first): the rate is bounded by time, not by chunks.
       expect(ctx.updates.length).toBeLessThanOrEqual(Math.floor(elapsed / 250) + 1);
+    } finally {
+      await executor.close();
+      await server.close();
+      await fs.rm(dataRoot, { recursive: true, force: true });
+    }
+  });
+
+  it('sends no report for a download whose result goes to the main thread in the same message', async () => {
+    // A small body ends in the turn of its first report; the report would arrive with the
+    // result, when the worker connection no longer forwards progress of that task.
+    const dataRoot = await makeDataRoot();
+    const server = await startServer((_req, res) => res.end('x'));
+    const executor = createFetchExecutor({ dataRoot, threads: 1, slots: 2, allowLoopback: true });
+    try {
+      const contexts = [taskContext(), taskContext(), taskContext()];
+      const outcomes = await Promise.all(contexts.map((ctx, i) => executor.run(fetchTask(`${server.origin}/t${i}`), ctx)));
+      expect(outcomes.every((o) => o.$case === 'fetch' && o.value.bytes === 1)).toBe(true);
+      expect(contexts.map((ctx) => ctx.updates)).toEqual([[], [], []]);
     } finally {
       await executor.close();
       await server.close();

