@@ -4,15 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { CliContext, GlobalOptions } from './context';
 import { CliError, ExitCode, Interrupted, errorMessage } from './errors';
 import { checkAddress } from './input/options';
-import { registerCancel } from './commands/cancel';
-import { registerDemo } from './commands/demo';
-import { registerFetch } from './commands/fetch';
-import { registerJobs } from './commands/jobs';
-import { registerResults } from './commands/results';
-import { registerStats } from './commands/stats';
-import { registerUp } from './commands/up';
-import { registerWatch } from './commands/watch';
-import { registerWorkers } from './commands/workers';
+import { defineCommands } from './commands/definitions';
 
 /** The default coordinator address when neither --addr nor SPINDLE_ADDR is given. */
 export const DEFAULT_ADDR = '127.0.0.1:7070';
@@ -57,15 +49,7 @@ export function createProgram(ctx: CliContext, result: { exitCode: number }): Co
     result.exitCode = await body({ addr: opts.addr, json: opts.json, progress: opts.progress });
   };
 
-  registerUp(program, ctx, run);
-  registerDemo(program, ctx, run);
-  registerFetch(program, ctx, run);
-  registerStats(program, ctx, run);
-  registerJobs(program, ctx, run);
-  registerWatch(program, ctx, run);
-  registerCancel(program, ctx, run);
-  registerResults(program, ctx, run);
-  registerWorkers(program, ctx, run);
+  defineCommands(program, ctx, run);
   return program;
 }
 

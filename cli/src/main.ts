@@ -3,6 +3,8 @@
  * Entry point of the `spindle` command. The only module that touches process
  * state: signals, exit hooks, and the exit code itself.
  */
+// First: V8 settings and the code cache, for every module loaded after it.
+import './startup';
 import { runCli } from './cli';
 import type { CliContext } from './context';
 import { ExitCode, Interrupted } from './errors';

@@ -67,6 +67,30 @@ describe('SpindleClient against a fake coordinator', () => {
     expect(seen).toEqual(['req-42', 'req-42']);
   });
 
+  it('leaves the job spec out of SubmitJob and GetJob answers when asked to', async () => {
+    const job = Job.fromPartial({
+      id: 'job-1',
+      name: 'fetch 2 URLs',
+      state: JobState.JOB_STATE_RUNNING,
+      spec: { name: 'fetch 2 URLs', kind: { $case: 'fetch', value: { items: [{ url: 'http://a.test/1' }, { url: 'http://a.test/2' }] } } },
+      progress: { tasksTotal: 2, tasksSucceeded: 1 },
+      createTime: new Date('2026-01-02T03:04:05.678Z'),
+      lastSeq: 7,
+    });
+    const fake = await fakeCoordinator({
+      submitJob: (_call: unknown, callback: sendUnaryData<SubmitJobResponse>) => callback(null, { job, created: true }),
+      getJob: (_call: unknown, callback: sendUnaryData<{ job: Job }>) => callback(null, { job }),
+    });
+    cleanup.push(fake.stop);
+    const client = new SpindleClient(fake.address);
+    cleanup.push(() => client.close());
+    const withoutSpec = { ...job, spec: undefined };
+    expect(await client.submitJob('r', job.spec!, { withSpec: false })).toEqual({ job: withoutSpec, created: true });
+    expect(await client.getJob('job-1', { withSpec: false })).toEqual({ job: withoutSpec });
+    expect(await client.submitJob('r', job.spec!)).toEqual({ job, created: true });
+    expect(await client.getJob('job-1')).toEqual({ job });
+  });
+
   it('maps errors: NOT_FOUND exits 1 with the status name', async () => {
     const fake = await fakeCoordinator({
       getJob: (_call: unknown, callback: sendUnaryData<never>) =>

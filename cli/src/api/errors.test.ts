@@ -1,6 +1,7 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { ExitCode, fromServiceError, isServiceError, statusName } from './errors';
+import { ExitCode } from '../errors';
+import { fromServiceError, isServiceError, statusName } from './errors';
 
 function serviceError(code: status, details: string): ServiceError {
   return Object.assign(new Error(`${code} ${statusName(code)}: ${details}`), { code, details, metadata: new Metadata() });

@@ -1,7 +1,5 @@
-import type { Command } from 'commander';
 import { Job } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
 import { jobStateLabel } from '../output/format';
@@ -15,14 +13,4 @@ export async function runCancel(ctx: CliContext, globals: GlobalOptions, jobId: 
     else ctx.stdout.write(`job ${jobId} ${job ? jobStateLabel(job.state) : 'cancelled'}\n`);
     return ExitCode.Ok;
   });
-}
-
-export function registerCancel(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('cancel')
-    .description('cancel a job: pending items are dropped, running ones are stopped')
-    .argument('<job-id>', 'the job')
-    .action(async (jobId: string, _opts: unknown, command: Command) =>
-      run(command, (globals) => runCancel(ctx, globals, jobId)),
-    );
 }

@@ -2,13 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Command } from 'commander';
 import { ExportFormat, type JobSpec } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { CliError, ExitCode } from '../errors';
-import { DEMO_DATA_DIR, serveCsvFiles, type FileServer } from '../demo/file-server';
+import { serveCsvFiles, type FileServer } from '../demo/file-server';
 import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderColumnSummary, summarizeJob } from '../output/summary';
 import { LocalStack } from '../stack/local-stack';
@@ -122,18 +120,4 @@ export async function runDemo(ctx: CliContext, globals: GlobalOptions, opts: Dem
     await Promise.all([stateDir, dataRoot].map((d) => rm(d, { recursive: true, force: true })));
     unregister();
   }
-}
-
-export function registerDemo(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('demo')
-    .description(
-      'run everything locally: start a private stack, download the bundled CSV files over HTTP, ' +
-        'compute their statistics, write results.csv',
-    )
-    .option('-o, --output <file>', 'where to write the results table', 'results.csv')
-    .option('--data-dir <dir>', 'serve the CSV files of this folder instead of the bundled ones', DEMO_DATA_DIR)
-    .action(async (_opts: unknown, command: Command) =>
-      run(command, (globals) => runDemo(ctx, globals, command.opts<DemoCommandOptions>())),
-    );
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors';
 import { ExistingFilePolicy } from '@spindle/sdk';
-import { buildFetchJob, checkOutputDir, parseIfExists } from './fetch';
+import { parseIfExists } from '../input/options';
+import { buildFetchJob, checkOutputDir } from './fetch';
 import { toStatsSources } from './stats';
 
 const item = { url: 'http://a.test/x.csv', fileName: '', sha256: '' };
@@ -55,7 +56,7 @@ describe('fetch job building', () => {
     expect(job.retry).toEqual({ maxAttempts: 0, initialBackoffMs: 250, maxBackoffMs: 8000 });
     expect(buildFetchJob([item], base).retry).toBeUndefined();
     expect(() => buildFetchJob([item, item], { ...base, size: 10 })).toThrow(/--size needs exactly one URL/);
-    expect(parseIfExists('SKIP')).toBe(ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL);
+    expect(parseIfExists('SKIP')).toBe('skip');
     expect(() => parseIfExists('keep')).toThrow(/overwrite, skip or rename/);
   });
 

@@ -1,15 +1,13 @@
 import * as path from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ExistingFilePolicy, ExportFormat, type FetchJobSpec, type FetchOptions, type JobSpec, type RetryPolicy } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { UsageError } from '../errors';
-import { intInRange, parseDuration, parseSize } from '../input/options';
+import type { IfExistsName } from '../input/options';
 import { collectFetchItems, type FetchItemInput } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderStatsTable, summarizeFetchJob, summarizeJob } from '../output/summary';
-import { addDialectOptions, addSubmitOptions, dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
+import { dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle fetch`. */
 export interface FetchCommandOptions {
@@ -26,7 +24,7 @@ export interface FetchCommandOptions {
   maxRedirects?: number;
   /** Per-host concurrency on each worker. */
   perHost?: number;
-  ifExists?: ExistingFilePolicy;
+  ifExists?: IfExistsName;
   /** First retry delay and its cap, in ms. */
   backoff?: number;
   maxBackoff?: number;
@@ -56,19 +54,12 @@ export function checkOutputDir(dir: string): string {
   return normalized.replace(/\/+$/, '');
 }
 
-/** `--if-exists` values. */
-const IF_EXISTS: Readonly<Record<string, ExistingFilePolicy>> = {
+/** The API's policy for each `--if-exists` value. */
+const IF_EXISTS: Readonly<Record<IfExistsName, ExistingFilePolicy>> = {
   overwrite: ExistingFilePolicy.EXISTING_FILE_POLICY_OVERWRITE,
   skip: ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL,
   rename: ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME,
 };
-
-/** Parses `--if-exists`. */
-export function parseIfExists(value: string): ExistingFilePolicy {
-  const policy = IF_EXISTS[value.trim().toLowerCase()];
-  if (policy === undefined) throw new InvalidArgumentError('expected overwrite, skip or rename.');
-  return policy;
-}
 
 /** Builds the FetchJobSpec for `items` and the command's options. */
 export function buildFetchSpec(
@@ -98,7 +89,7 @@ export function buildFetchSpec(
     idleTimeoutMs: opts.idleTimeout ?? 0,
     totalTimeoutMs: opts.timeout ?? 0,
     perHostConcurrency: opts.perHost ?? 0,
-    ifExists: opts.ifExists ?? ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED,
+    ifExists: opts.ifExists === undefined ? ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED : IF_EXISTS[opts.ifExists],
   };
   return {
     items: items.map((i) => ({ url: i.url, fileName: i.fileName, sha256: i.sha256, expectedSize: opts.size ?? 0 })),
@@ -165,35 +156,4 @@ export async function runFetch(
     }
     return outcome.exitCode;
   });
-}
-
-export function registerFetch(program: Command, ctx: CliContext, run: Runner): void {
-  const cmd = program
-    .command('fetch')
-    .description('download URLs on the fetch workers and wait for them')
-    .argument('[urls...]', 'http or https URLs')
-    .option('-i, --input <file>', "URL list, one per line: URL [SHA256] [FILE_NAME] ('-' = stdin)")
-    .option('-o, --output-dir <dir>', 'folder under the worker data root (default: jobs/<job id>)')
-    .option('--sha256 <hex>', 'expected SHA-256 of the single URL given')
-    .addOption(new Option('--size <size>', 'expected size of the single URL given, e.g. 1048576').argParser(parseSize))
-    .addOption(
-      new Option('--if-exists <policy>', 'when the file exists: overwrite, skip (when identical) or rename').argParser(
-        parseIfExists,
-      ),
-    )
-    .addOption(new Option('--per-host <n>', 'most downloads at once from one host, per worker').argParser(intInRange(1, 10_000)))
-    .addOption(new Option('--timeout <duration>', 'longest attempt per item, e.g. 30s, 2m').argParser(parseDuration))
-    .addOption(new Option('--connect-timeout <duration>', 'time to connect').argParser(parseDuration))
-    .addOption(new Option('--headers-timeout <duration>', 'time until the response headers').argParser(parseDuration))
-    .addOption(new Option('--idle-timeout <duration>', 'longest wait for the next body bytes').argParser(parseDuration))
-    .addOption(new Option('--max-bytes <size>', 'largest body accepted, e.g. 100MiB').argParser(parseSize))
-    .addOption(new Option('--max-redirects <n>', 'most redirects followed').argParser(intInRange(1, 100)))
-    .addOption(new Option('--backoff <duration>', 'delay before the first retry (doubles each retry)').argParser(parseDuration))
-    .addOption(new Option('--max-backoff <duration>', 'longest delay between retries').argParser(parseDuration))
-    .option('-q, --quiet', 'no line per downloaded item: failures and the summary only', false)
-    .option('--stats', 'then compute the statistics of each downloaded CSV file', false)
-    .option('--results <file>', 'with --stats: write the results table as CSV to this file');
-  addSubmitOptions(addDialectOptions(cmd)).action(async (urls: string[], _opts: unknown, command: Command) =>
-    run(command, (globals) => runFetch(ctx, globals, urls, command.opts<FetchCommandOptions>())),
-  );
 }

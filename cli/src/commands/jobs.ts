@@ -1,10 +1,8 @@
-import { Option, type Command } from 'commander';
 import { Job, JobKind, JobState } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
-import { JOB_STATE_NAMES, intInRange, parseJobState } from '../input/options';
+import type { JobKindName, JobStateName } from '../input/options';
 import { formatDuration, formatTime, jobKindLabel, jobStateLabel } from '../output/format';
 import { writeJsonDocument } from '../output/json';
 import { jobDurationMs } from '../output/summary';
@@ -12,12 +10,22 @@ import { renderTable } from '../output/table';
 
 /** Options of `spindle jobs`. */
 export interface JobsCommandOptions {
-  state?: JobState;
-  kind?: string;
+  state?: JobStateName;
+  kind?: JobKindName;
   limit: number;
 }
 
-const KINDS: Record<string, JobKind> = {
+/** The API's state for each `--state` name. */
+const STATES: Readonly<Record<JobStateName, JobState>> = {
+  queued: JobState.JOB_STATE_QUEUED,
+  running: JobState.JOB_STATE_RUNNING,
+  succeeded: JobState.JOB_STATE_SUCCEEDED,
+  failed: JobState.JOB_STATE_FAILED,
+  cancelled: JobState.JOB_STATE_CANCELLED,
+};
+
+/** The API's kind for each `--kind` name. */
+const KINDS: Readonly<Record<JobKindName, JobKind>> = {
   fetch: JobKind.JOB_KIND_FETCH,
   stats: JobKind.JOB_KIND_STATS,
   'fetch-then-stats': JobKind.JOB_KIND_FETCH_THEN_STATS,
@@ -65,8 +73,8 @@ export async function runJobs(ctx: CliContext, globals: GlobalOptions, opts: Job
         {
           pageSize: Math.min(1000, opts.limit - jobs.length),
           pageToken,
-          state: opts.state ?? JobState.JOB_STATE_UNSPECIFIED,
-          kind: opts.kind === undefined ? JobKind.JOB_KIND_UNSPECIFIED : (KINDS[opts.kind] ?? JobKind.JOB_KIND_UNSPECIFIED),
+          state: opts.state === undefined ? JobState.JOB_STATE_UNSPECIFIED : STATES[opts.state],
+          kind: opts.kind === undefined ? JobKind.JOB_KIND_UNSPECIFIED : KINDS[opts.kind],
         },
         { signal: ctx.signal },
       );
@@ -79,20 +87,4 @@ export async function runJobs(ctx: CliContext, globals: GlobalOptions, opts: Job
     else ctx.stdout.write(renderJobsTable(jobs));
     return ExitCode.Ok;
   });
-}
-
-export function registerJobs(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('jobs')
-    .description('list jobs, newest first')
-    .addOption(
-      new Option('--state <state>', `only jobs in this state (${Object.keys(JOB_STATE_NAMES).join(', ')})`).argParser(
-        parseJobState,
-      ),
-    )
-    .addOption(new Option('--kind <kind>', 'only jobs of this kind').choices(Object.keys(KINDS)))
-    .addOption(new Option('--limit <n>', 'most jobs listed').argParser(intInRange(1, 100_000)).default(20))
-    .action(async (_opts: unknown, command: Command) =>
-      run(command, (globals) => runJobs(ctx, globals, command.opts<JobsCommandOptions>())),
-    );
 }

@@ -1,8 +1,6 @@
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
 import { ExportFormat, ResultsTable } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
 import { exportResultsTo } from './shared';
@@ -43,21 +41,4 @@ export async function runResults(
     if (last !== '' && !last.endsWith('\n')) ctx.stdout.write('\n');
     return ExitCode.Ok;
   });
-}
-
-export function registerResults(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('results')
-    .description("export a job's results table as CSV or JSON")
-    .argument('<job-id>', 'the job')
-    .addOption(new Option('--format <format>', 'table format (default csv, or json with --json)').choices(['csv', 'json']))
-    .addOption(
-      new Option('--table <table>', 'summary: one row per file; columns: one row per file and column (stats jobs)')
-        .choices(['summary', 'columns'])
-        .default('summary'),
-    )
-    .option('-o, --output <file>', 'write to this file instead of stdout')
-    .action(async (jobId: string, _opts: unknown, command: Command) =>
-      run(command, (globals) => runResults(ctx, globals, jobId, command.opts<ResultsCommandOptions>())),
-    );
 }

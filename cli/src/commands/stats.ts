@@ -1,14 +1,12 @@
 import * as path from 'node:path';
-import type { Command } from 'commander';
 import { ExportFormat, ResultsTable, type JobSpec, type StatsSource } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { UsageError, errorMessage } from '../errors';
 import { checkUrl } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
-import { addDialectOptions, addSubmitOptions, dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
+import { dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle stats`. */
 export interface StatsCommandOptions {
@@ -85,16 +83,4 @@ export async function runStats(
     }
     return outcome.exitCode;
   });
-}
-
-export function registerStats(program: Command, ctx: CliContext, run: Runner): void {
-  const cmd = program
-    .command('stats')
-    .description('compute statistics of CSV files on the stats workers and wait for them')
-    .argument('<files...>', "CSV files (inside the workers' data root) or http(s) URLs")
-    .option('-o, --output <file>', 'write the results table (one row per file) as CSV to this file')
-    .option('--columns-output <file>', 'write the per-column statistics (one row per file and column) as CSV to this file');
-  addSubmitOptions(addDialectOptions(cmd)).action(async (files: string[], _opts: unknown, command: Command) =>
-    run(command, (globals) => runStats(ctx, globals, files, command.opts<StatsCommandOptions>())),
-  );
 }

@@ -1,9 +1,6 @@
 import * as path from 'node:path';
-import { Option, type Command } from 'commander';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
-import { checkAddress, intInRange } from '../input/options';
 import { writeJsonLine } from '../output/json';
 import { LocalStack } from '../stack/local-stack';
 import { describeExit } from '../stack/service-process';
@@ -89,38 +86,4 @@ export async function runUp(ctx: CliContext, globals: GlobalOptions, opts: UpCom
   } finally {
     unregister();
   }
-}
-
-export function registerUp(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('up')
-    .description('run a local coordinator with one fetch and one stats worker until Ctrl-C')
-    .option('--data-root <dir>', 'folder the workers download into and read CSV files from (default: current folder)')
-    .option('--state <dir>', 'folder for the SQLite state and the log', '.spindle')
-    .addOption(
-      new Option('--port <n>', 'port to listen on; 0 = any free port (default: the port of --addr)').argParser(
-        intInRange(0, 65535),
-      ),
-    )
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .addOption(
-      new Option('--log-level <level>', 'log level of the services')
-        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
-        .default('info'),
-    )
-    .option('--allow-loopback', 'let the fetch worker download from 127.0.0.0/8', false)
-    .addOption(
-      new Option('--metrics-addr <host:port>', "coordinator's Prometheus endpoint (default: off)").argParser((v: string) =>
-        checkAddress(v, true),
-      ),
-    )
-    .addOption(
-      // Longer than the workers' own shutdown deadline (30 s by default), so that they can drain.
-      new Option('--stop-timeout <ms>', 'how long each service may take to stop before it is killed')
-        .argParser(intInRange(100, 600_000))
-        .default(35_000),
-    )
-    .action(async (_opts: unknown, command: Command) =>
-      run(command, (globals) => runUp(ctx, globals, command.opts<UpCommandOptions>())),
-    );
 }

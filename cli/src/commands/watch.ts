@@ -1,7 +1,5 @@
-import { Option, type Command } from 'commander';
 import { TaskState } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
 import { Detached, detachHint, exitCodeForJob, followJob } from '../jobs/follow';
@@ -9,7 +7,6 @@ import { isTerminal } from '../output/format';
 import { jobLine, writeJsonLine } from '../output/json';
 import { createJobView } from '../output/progress';
 import { describeFailures, summarizeJob } from '../output/summary';
-import { intInRange } from '../input/options';
 
 /** Options of `spindle watch`. */
 export interface WatchCommandOptions {
@@ -24,13 +21,15 @@ export async function runWatch(
   opts: WatchCommandOptions,
 ): Promise<number> {
   return withClient(globals.addr, async (client) => {
-    const { job } = await client.getJob(jobId, { signal: ctx.signal });
+    // Only JSON output shows the job's spec.
+    const withSpec = globals.json;
+    const { job } = await client.getJob(jobId, { signal: ctx.signal, withSpec });
     if (!job) throw new Error('GetJob answered without a job');
     const view = createJobView(ctx, globals);
     view.begin(job);
     let finalJob = job;
     try {
-      ({ job: finalJob } = await followJob(client, job, { signal: ctx.signal, view, afterSeq: opts.afterSeq }));
+      ({ job: finalJob } = await followJob(client, job, { signal: ctx.signal, view, afterSeq: opts.afterSeq, withSpec }));
     } catch (err) {
       view.end();
       if (err instanceof Detached) {
@@ -50,19 +49,4 @@ export async function runWatch(
     }
     return exitCodeForJob(finalJob);
   });
-}
-
-export function registerWatch(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('watch')
-    .description("follow a job's progress until it ends (resumable with --after-seq)")
-    .argument('<job-id>', 'the job')
-    .addOption(
-      new Option('--after-seq <n>', 'only events after this sequence number (0 = replay all)')
-        .argParser(intInRange(0, Number.MAX_SAFE_INTEGER))
-        .default(0),
-    )
-    .action(async (jobId: string, _opts: unknown, command: Command) =>
-      run(command, (globals) => runWatch(ctx, globals, jobId, command.opts<WatchCommandOptions>())),
-    );
 }

@@ -1,7 +1,5 @@
-import { Option, type Command } from 'commander';
 import { WorkerInfo, WorkerKind } from '@spindle/sdk';
 import { withClient } from '../api/client';
-import type { Runner } from '../cli';
 import type { CliContext, GlobalOptions } from '../context';
 import { ExitCode } from '../errors';
 import { formatDuration, workerKindLabel } from '../output/format';
@@ -61,14 +59,4 @@ export async function runWorkers(ctx: CliContext, globals: GlobalOptions, opts: 
     else ctx.stdout.write(renderWorkersTable(workers));
     return ExitCode.Ok;
   });
-}
-
-export function registerWorkers(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('workers')
-    .description('list the workers connected to the coordinator')
-    .addOption(new Option('--kind <kind>', 'only workers of this kind').choices(['fetch', 'stats']))
-    .action(async (_opts: unknown, command: Command) =>
-      run(command, (globals) => runWorkers(ctx, globals, command.opts<WorkersCommandOptions>())),
-    );
 }

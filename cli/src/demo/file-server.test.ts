@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEMO_DATA_DIR, serveCsvFiles } from './file-server';
+import { DEMO_DATA_DIR } from './data';
+import { serveCsvFiles } from './file-server';
 
 describe('serveCsvFiles', () => {
   it('serves the CSV files of a folder by name, and nothing else', async () => {

@@ -20,9 +20,6 @@ export interface FileServer {
   close(): Promise<void>;
 }
 
-/** The demo's bundled CSV files: `cli/demo-data` next to `cli/dist`. */
-export const DEMO_DATA_DIR = path.resolve(__dirname, '..', '..', 'demo-data');
-
 /**
  * Serves every `*.csv` in `dir` by its name (GET and HEAD), nothing else: the
  * set of files is fixed at start, so no request path can reach another file.

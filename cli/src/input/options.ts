@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from 'commander';
-import { JobState } from '@spindle/sdk';
 
 /**
  * Parsers for option values, shaped for commander's `argParser`: each throws
@@ -75,20 +74,31 @@ export function checkAddress(value: string, allowZero = false): string {
   return value.trim();
 }
 
-/** Job states as the user names them. */
-export const JOB_STATE_NAMES: Readonly<Record<string, JobState>> = {
-  queued: JobState.JOB_STATE_QUEUED,
-  running: JobState.JOB_STATE_RUNNING,
-  succeeded: JobState.JOB_STATE_SUCCEEDED,
-  failed: JobState.JOB_STATE_FAILED,
-  cancelled: JobState.JOB_STATE_CANCELLED,
-};
+/**
+ * Job states as the user names them; the `jobs` command maps them to the API's JobState.
+ * Names, not the SDK's enum, so that defining the options loads no SDK (and no gRPC).
+ */
+export const JOB_STATE_NAMES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobStateName = (typeof JOB_STATE_NAMES)[number];
 
 /** A job state name (`running`, `failed`, …), case-insensitive. */
-export function parseJobState(value: string): JobState {
-  const state = JOB_STATE_NAMES[value.toLowerCase()];
-  if (state === undefined) {
-    throw new InvalidArgumentError(`expected one of: ${Object.keys(JOB_STATE_NAMES).join(', ')}.`);
-  }
-  return state;
+export function parseJobState(value: string): JobStateName {
+  const name = JOB_STATE_NAMES.find((n) => n === value.toLowerCase());
+  if (name === undefined) throw new InvalidArgumentError(`expected one of: ${JOB_STATE_NAMES.join(', ')}.`);
+  return name;
+}
+
+/** `jobs --kind` values; the `jobs` command maps them to the API's JobKind. */
+export const JOB_KIND_NAMES = ['fetch', 'stats', 'fetch-then-stats'] as const;
+export type JobKindName = (typeof JOB_KIND_NAMES)[number];
+
+/** `--if-exists` values; `fetch` maps them to the API's ExistingFilePolicy. */
+export const IF_EXISTS_NAMES = ['overwrite', 'skip', 'rename'] as const;
+export type IfExistsName = (typeof IF_EXISTS_NAMES)[number];
+
+/** Parses `--if-exists`: overwrite, skip (when identical) or rename, case-insensitive. */
+export function parseIfExists(value: string): IfExistsName {
+  const name = IF_EXISTS_NAMES.find((n) => n === value.trim().toLowerCase());
+  if (name === undefined) throw new InvalidArgumentError('expected overwrite, skip or rename.');
+  return name;
 }

@@ -24,6 +24,103 @@ describe('checkUrl', () => {
   ])('rejects %j', (url, message) => {
     expect(() => checkUrl(url)).toThrow(message);
   });
+
+  /** What checkUrl must return: the URL parser's normal form, or an error. */
+  function parsed(raw: string): string | undefined {
+    try {
+      const url = new URL(raw);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' ? url.href : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  function expectSameAsParser(raw: string): void {
+    const want = parsed(raw);
+    if (want === undefined) expect(() => checkUrl(raw), raw).toThrow();
+    else expect(checkUrl(raw), raw).toBe(want);
+  }
+
+  // checkUrl skips the URL parser for URLs already in normal form: the result must not change.
+  it.each([
+    'http://a.test/x.csv',
+    'https://files.example.com:8443/data/2024/a_b-c~d.csv?sig=ab%2Fcd&x=1',
+    'http://127.0.0.1:18080/data/w3/t0000.bin',
+    'http://0.0.0.0/',
+    'http://255.255.255.255/x',
+    'http://256.1.1.1/',
+    'http://127.1/',
+    'http://127.000.0.1/',
+    'http://0x7f.0.0.1/',
+    'http://1.2.3.4./',
+    'http://a.0x1/',
+    'http://a.1b/',
+    'http://1.2.3.a/',
+    'http://-a-.b--c.test/',
+    'http://xn--a.test/',
+    'http://xn--bcher-kva.test/',
+    'http://Example.test/',
+    'HTTP://a.test/',
+    'http://a.test',
+    'http://a.test:80/',
+    'https://a.test:443/',
+    'http://a.test:443/',
+    'https://a.test:80/',
+    'http://a.test:0080/',
+    'http://a.test:0/',
+    'http://a.test:65535/',
+    'http://a.test:65536/',
+    'http://a.test:99999/',
+    'http://a.test/a/./b',
+    'http://a.test/a/../b',
+    'http://a.test/a/..',
+    'http://a.test/a/.',
+    'http://a.test/a/.b/..c',
+    'http://a.test/./?q',
+    'http://a.test/%2e/b',
+    'http://a.test/%zz',
+    'http://a.test/a//b',
+    'http://a.test/a b',
+    'http://a.test/a\\b',
+    'http://a.test/a\tb',
+    'http://a.test/é',
+    "http://a.test/it's",
+    "http://a.test/?it's",
+    'http://a.test/?a^b`c{d}',
+    'http://a.test/?q=%zz&r=/./',
+    'http://a.test/?',
+    'http://a.test/#frag',
+    'http://user:pw@a.test/',
+    'http://@a.test/',
+    'http://a_b.test/',
+    'http://[::1]:8080/',
+    'http://a.test:/',
+    'https:/a.test/',
+    'http:a.test/',
+    'ws://a.test/',
+  ])('gives the URL parser’s answer for %j', (raw) => {
+    expectSameAsParser(raw);
+  });
+
+  it('gives the URL parser’s answer for random URLs', () => {
+    // Deterministic: a failure names the URL, and the run can be repeated.
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pick = (parts: readonly string[]): string => parts[random(parts.length)] ?? '';
+    const schemes = ['http://', 'https://', 'HTTP://', 'http:/', 'ftp://'];
+    const hosts = ['a.test', 'b-1.c2.test', '10.0.0.1', '010.0.0.1', '1.2.3', '0x1.test', 'a.test.', 'A.test', 'xn--a.test', ''];
+    const ports = ['', '', ':80', ':443', ':8080', ':080', ':65536', ':'];
+    const pieces = ['a', 'Z', '0', '-', '_', '.', '..', '/', '%', '%2e', '%41', '?', '#', ' ', "'", '"', '\\'];
+    pieces.push('~', '!', '$', '&', '(', '*', '+', ',', ';', '=', ':', '@', '^', '`', '{', '|', 'é');
+    for (let i = 0; i < 20_000; i++) {
+      let rest = pick(['/', '/', '', '?']);
+      for (let n = random(8); n > 0; n--) rest += pick(pieces);
+      expectSameAsParser(pick(schemes) + pick(hosts) + pick(ports) + rest);
+    }
+  });
 });
 
 describe('parseUrlList', () => {

@@ -17,6 +17,8 @@ export interface FollowOptions {
   reattachTimeoutMs?: number;
   /** How often running items are polled for a view that shows them, in ms. @default 1000 */
   pollIntervalMs?: number;
+  /** Whether the job returned has its spec (see JobCallOpts.withSpec). @default true */
+  withSpec?: boolean;
 }
 
 /** What {@link followJob} ends with. */
@@ -54,7 +56,7 @@ export async function followJob(client: SpindleClient, job: Job, opts: FollowOpt
           brokenSince = undefined;
           view.event(event);
         }
-        const { job: current } = await client.getJob(job.id, { signal });
+        const { job: current } = await client.getJob(job.id, { signal, withSpec: opts.withSpec });
         if (current && isTerminal(current.state)) return { job: current, lastSeq };
         if (++earlyEnds > MAX_EARLY_ENDS) {
           throw new CliError(`the coordinator keeps ending the event stream of job ${job.id} before it finished`);

@@ -1,9 +1,19 @@
-import { Format, MultiBar, type GenericFormatter, type Options, type Params, type SingleBar } from 'cli-progress';
+import type { GenericFormatter, MultiBar, Options, Params, SingleBar } from 'cli-progress';
 import { TaskKind, TaskState, type Job, type JobEvent, type JobProgress, type Task } from '@spindle/sdk';
 import type { CliContext, Output } from '../context';
 import { formatBytes, formatCount, formatDuration, jobStateLabel, taskKindLabel } from './format';
 import { eventLine, jobLine, writeJsonLine } from './json';
 import { truncate } from './table';
+
+type CliProgress = typeof import('cli-progress');
+let cliProgress: CliProgress | undefined;
+
+/** cli-progress, loaded on first use: only the bars on a terminal need it (JSON, plain lines and `--quiet` do not). */
+function loadCliProgress(): CliProgress {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cliProgress ??= require('cli-progress') as CliProgress;
+  return cliProgress;
+}
 
 /**
  * Shows a job while it runs. Three renderings: progress bars on a terminal,
@@ -215,6 +225,7 @@ interface ItemPayload {
 export function formatOverall(options: Options, params: Params, payload: OverallPayload): string {
   const { tracker } = payload;
   const p = tracker.progress;
+  const { Format } = loadCliProgress();
   const parts = [`${Format.BarFormat(params.progress, options)} ${Math.floor(params.progress * 100)}%`];
   parts.push(`${tracker.done}/${tracker.total} tasks`);
   if (tracker.failed > 0) parts.push(`${tracker.failed} failed`);
@@ -253,6 +264,7 @@ export class TtyView implements JobView {
 
   constructor(stream: Output) {
     this.overallPayload = { tracker: this.tracker, extraRunning: 0 };
+    const { MultiBar } = loadCliProgress();
     this.multi = new MultiBar({
       stream: stream as NodeJS.WritableStream,
       format: formatOverall as GenericFormatter,
