@@ -34,7 +34,7 @@ SPINDLE_LISTEN_ADDR=$SPINDLE_ADDR SPINDLE_DB_PATH=$STACK_DIR/coordinator.db SPIN
   SPINDLE_LOG_LEVEL=warn node "$REPO/services/coordinator/dist/main.js" >"$STACK_DIR/coordinator.log" 2>&1 &
 COORDINATOR_PID=$!
 SPINDLE_COORDINATOR_ADDR=$SPINDLE_ADDR SPINDLE_DATA_ROOT=$DATA_ROOT SPINDLE_METRICS_ADDR=off SPINDLE_HEALTH_ADDR=off \
-  SPINDLE_FETCH_ALLOW_LOOPBACK=true SPINDLE_LOG_LEVEL=warn ${FETCH_WORKER_ENV:-} \
+  SPINDLE_FETCH_ALLOW_LOOPBACK=true SPINDLE_LOG_LEVEL=warn env ${FETCH_WORKER_ENV:-} \
   node "$REPO/services/fetch-worker/dist/main.js" >"$STACK_DIR/fetch-worker.log" 2>&1 &
 FETCH_WORKER_PID=$!
 # Ready when the worker is listed by the coordinator.
