@@ -239,7 +239,7 @@ export class JobManager {
       idx: p.idx,
       kind: p.kind,
       target: p.target,
-      spec: Buffer.from(p.spec),
+      spec: p.spec,
     });
     job.pending++;
   }

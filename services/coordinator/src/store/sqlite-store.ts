@@ -57,8 +57,8 @@ export interface TaskCounts {
   rows: number;
 }
 
-/** A new task to insert. */
-export type NewTask = Pick<TaskRow, 'id' | 'job_id' | 'idx' | 'kind' | 'target' | 'spec'>;
+/** A new task to insert; `spec` may be any Uint8Array (bound as a BLOB). */
+export type NewTask = Pick<TaskRow, 'id' | 'job_id' | 'idx' | 'kind' | 'target'> & { spec: Uint8Array };
 
 /**
  * The coordinator's durable state in one SQLite file (WAL mode). The only module
@@ -287,7 +287,8 @@ export class SqliteStore {
 
   markFinished(id: string, state: TaskState, outcome: Uint8Array, bytes: number, rows: number): void {
     this.write();
-    this.stmts.finishTask.run({ id, state, outcome: Buffer.from(outcome), bytes, rows });
+    // An encoder's Uint8Array binds as a BLOB as it is; no need to copy it into a Buffer.
+    this.stmts.finishTask.run({ id, state, outcome, bytes, rows });
   }
 
   /** Cancels a job's pending tasks; returns their ids. */
@@ -342,7 +343,7 @@ export class SqliteStore {
 
   appendEvent(jobId: string, seq: number, data: Uint8Array): void {
     this.write();
-    this.stmts.insertEvent.run(jobId, seq, Buffer.from(data));
+    this.stmts.insertEvent.run(jobId, seq, data);
   }
 
   /** The last stored event's seq (jobs.last_seq is only written on state changes). */
