@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './startup';
 import { loadConfigOrExit, createLogger, installShutdown, runWorker } from '@spindle/runtime';
 import { WorkerKind } from '@spindle/sdk';
 import { executorOptionsOf, loadConfig } from './config';

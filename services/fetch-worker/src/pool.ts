@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { restoreHeapFlags } from './heap-governor';
 import type { TaskError } from '@spindle/sdk';
 import {
   CANCEL,
@@ -150,6 +151,8 @@ export class FetchThreadPool {
       closed: new Promise<void>((resolve) => (markClosed = resolve)),
       markClosed: () => markClosed(),
     };
+    // Starting a thread put V8's flags back to the command line's.
+    worker.once('online', restoreHeapFlags);
     worker.on('message', (batch: FromThreadMessage[]) => this.#receive(thread, batch));
     worker.on('error', (err) => this.#options.onError(err));
     worker.on('exit', (code) => this.#exited(thread, code));
