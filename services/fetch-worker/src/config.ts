@@ -23,6 +23,8 @@ const envSchema = workerEnvSchema.extend({
   SPINDLE_FETCH_TOTAL_TIMEOUT_MS: positive.default(d.totalTimeoutMs),
   /** How long a partial body kept for resumption waits for the next attempt. */
   SPINDLE_FETCH_RESUME_TTL_MS: positive.default(d.resumeTtlMs),
+  /** A synchronous write slower than this sends a fetch thread to the thread pool for a while; 0 = always the pool. */
+  SPINDLE_FETCH_SYNC_WRITE_LIMIT_MS: z.coerce.number().int().min(0).max(60_000).default(d.syncWriteLimitMs),
 });
 
 /** The fetch worker's validated configuration. */
@@ -38,6 +40,7 @@ export interface FetchWorkerConfig extends WorkerConfig {
   idleTimeoutMs: number;
   totalTimeoutMs: number;
   resumeTtlMs: number;
+  syncWriteLimitMs: number;
 }
 
 /** Reads the configuration from environment variables; throws ConfigError or RangeError. */
@@ -56,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FetchWorkerCon
     idleTimeoutMs: e.SPINDLE_FETCH_IDLE_TIMEOUT_MS,
     totalTimeoutMs: e.SPINDLE_FETCH_TOTAL_TIMEOUT_MS,
     resumeTtlMs: e.SPINDLE_FETCH_RESUME_TTL_MS,
+    syncWriteLimitMs: e.SPINDLE_FETCH_SYNC_WRITE_LIMIT_MS,
   });
 }
 
@@ -77,5 +81,6 @@ export function executorOptionsOf(config: FetchWorkerConfig): FetchExecutorOptio
     idleTimeoutMs: config.idleTimeoutMs,
     totalTimeoutMs: config.totalTimeoutMs,
     resumeTtlMs: config.resumeTtlMs,
+    syncWriteLimitMs: config.syncWriteLimitMs,
   };
 }

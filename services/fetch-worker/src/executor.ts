@@ -107,6 +107,13 @@ export interface FetchExecutorOptions {
    */
   resumeTtlMs?: number;
   /**
+   * A synchronous write of a streamed body slower than this sends that thread
+   * to libuv's thread pool for a while (see WriteMode), in ms; 0 writes through
+   * the pool always (for file systems where any write may block long).
+   * @default 20
+   */
+  syncWriteLimitMs?: number;
+  /**
    * How long `close()` waits for cancelled downloads to remove their temporary
    * files before the threads are terminated, in ms.
    * @default 10000
@@ -140,6 +147,7 @@ export const FETCH_EXECUTOR_DEFAULTS = Object.freeze({
   idleTimeoutMs: 30_000,
   totalTimeoutMs: 30 * 60_000,
   resumeTtlMs: 15 * 60_000,
+  syncWriteLimitMs: 20,
   closeTimeoutMs: 10_000,
   userAgent: 'spindle-fetch-worker/0.1.0',
 });
@@ -317,6 +325,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
         connectionsPerOrigin: positiveInt('connectionsPerOrigin', options.connectionsPerOrigin ?? perThread),
         userAgent: options.userAgent ?? d.userAgent,
         resumeTtlMs: positiveInt('resumeTtlMs', options.resumeTtlMs ?? d.resumeTtlMs),
+        syncWriteLimitMs: nonNegativeInt('syncWriteLimitMs', options.syncWriteLimitMs ?? d.syncWriteLimitMs),
         limits: this.#limits,
       },
     });

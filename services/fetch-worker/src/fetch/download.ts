@@ -22,6 +22,7 @@ import {
   resumeValidator,
 } from './http-headers';
 import type { EgressPolicy } from './url-policy';
+import type { WriteMode } from './write-mode';
 
 /** One download, every input already validated and resolved. */
 export interface DownloadJob {
@@ -73,6 +74,8 @@ export interface DownloadEnv {
   deadlines: Deadlines;
   /** Told the size of every body chunk received (the thread bounds its buffer garbage with it). */
   received(bytes: number): void;
+  /** Whether streamed bodies are written synchronously or through the thread pool (shared by the thread). */
+  writeMode: WriteMode;
 }
 
 /**
@@ -912,11 +915,11 @@ class Hop implements Dispatcher.DispatchHandler {
       this.#hash = createHash('sha256');
       this.#bytes = offset;
       this.#resumedBytes = offset;
-      this.#file = new TempFile(this.#partPath, this, 'append');
+      this.#file = new TempFile(this.#partPath, this, 'append', this.#env.writeMode);
       this.#hashPrefix(offset);
     } else {
       this.#unhashed = [];
-      this.#file = new TempFile(this.#partPath, this, 'create');
+      this.#file = new TempFile(this.#partPath, this, 'create', this.#env.writeMode);
     }
   }
 
@@ -999,7 +1002,8 @@ class Hop implements Dispatcher.DispatchHandler {
       pause = this.#hashBacklogBytes >= HIGH_WATER_BYTES;
     }
     if (!file.push(chunk) || pause) controller.pause();
-    this.#progress.report(bytes, this.#bytesTotal);
+    // push() may have failed the download (a synchronous write error).
+    if (!this.#settled) this.#progress.report(bytes, this.#bytesTotal);
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
@@ -1125,8 +1129,9 @@ type TempFileState = 'buffering' | 'streaming' | 'finishing' | 'settling' | 'clo
  * The temporary file of one download, driven by callbacks (no stream objects).
  * In 'create' mode small bodies stay in memory and are written at the end with
  * synchronous calls (see SPILL_BYTES); larger ones spill to disk as they come,
- * batching queued chunks into one writev, with backpressure reported to the
- * owner. 'append' mode (a resumed body) streams from the start. At most one fs
+ * with one writev of what is queued, synchronous or through the thread pool as
+ * the thread's WriteMode says; a pool write reports backpressure to the owner.
+ * 'append' mode (a resumed body) streams from the start. At most one fs
  * operation is in flight. The file is never removed here: the download decides
  * whether to keep or remove it.
  */
@@ -1144,11 +1149,13 @@ class TempFile {
   #touched = false;
   #finish: { resolve: () => void; reject: (err: unknown) => void } | null = null;
   #settle: { flush: boolean; resolve: (flushed: boolean) => void } | null = null;
+  readonly #writeMode: WriteMode;
 
-  constructor(filePath: string, owner: TempFileOwner, mode: 'create' | 'append') {
+  constructor(filePath: string, owner: TempFileOwner, mode: 'create' | 'append', writeMode: WriteMode) {
     this.#path = filePath;
     this.#owner = owner;
     this.#mode = mode;
+    this.#writeMode = writeMode;
     this.#state = mode === 'append' ? 'streaming' : 'buffering';
     if (mode === 'append') this.#open();
   }
@@ -1167,7 +1174,7 @@ class TempFile {
       this.#state = 'streaming';
       this.#open();
     } else if (!this.#busy && this.#fd !== null) {
-      this.#flush();
+      this.#drain();
     }
     return this.#queued < HIGH_WATER_BYTES;
   }
@@ -1234,13 +1241,29 @@ class TempFile {
     });
   }
 
-  #flush(): void {
+  /**
+   * Writes what is queued: at once when the write mode says so (returns false),
+   * else through the thread pool (returns true: in flight, #idle follows).
+   */
+  #flush(): boolean {
     const fd = this.#fd;
-    if (fd === null) return;
+    if (fd === null) return false;
     const chunks = this.#chunks;
     const total = this.#queued;
     this.#chunks = [];
     this.#queued = 0;
+    if (this.#writeMode.sync) {
+      let written: number;
+      try {
+        written = this.#writeMode.time(() => fs.writevSync(fd, chunks));
+      } catch (err) {
+        this.#fault(err as NodeJS.ErrnoException);
+        return false;
+      }
+      if (written === 0 && total > 0) this.#fault(Object.assign(new Error(`writev wrote nothing of ${total} bytes`), { code: 'EIO' }));
+      else if (written < total) this.#requeueUnwritten(chunks, written);
+      return false;
+    }
     this.#busy = true;
     fs.writev(fd, chunks, (err, written) => {
       this.#busy = false;
@@ -1248,6 +1271,18 @@ class TempFile {
       else if (written < total) this.#requeueUnwritten(chunks, written);
       this.#idle();
     });
+    return true;
+  }
+
+  /**
+   * Flushes until the queue is empty, a write failed or one is in flight;
+   * returns true in the last case.
+   */
+  #drain(): boolean {
+    while (this.#chunks.length > 0 && !this.#failed) {
+      if (this.#flush()) return true;
+    }
+    return false;
   }
 
   /** A short write (rare on regular files): put the unwritten tail back in front. */
@@ -1272,11 +1307,12 @@ class TempFile {
       this.#chunks = [];
       this.#queued = 0;
     }
-    if (this.#chunks.length > 0 && this.#fd !== null) {
-      this.#flush();
+    if (this.#chunks.length > 0 && this.#fd !== null && this.#drain()) {
       if (this.#state === 'streaming' && this.#queued < HIGH_WATER_BYTES) this.#owner.onFileDrain();
       return;
     }
+    // A synchronous write failed while streaming: the owner was told and settles the file.
+    if (this.#failed && this.#state === 'streaming') return;
     if (this.#state === 'streaming') {
       this.#owner.onFileDrain();
     } else if (this.#state === 'finishing' || this.#state === 'settling') {

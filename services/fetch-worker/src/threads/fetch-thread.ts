@@ -13,6 +13,7 @@ import { errorCodeOf, FetchError, fileSystemError, toTaskError } from '../fetch/
 import { exposeGc } from '../heap-governor';
 import { OutputDirs } from '../fetch/output-path';
 import { EgressPolicy } from '../fetch/url-policy';
+import { WriteMode } from '../fetch/write-mode';
 import {
   CANCEL,
   CLOSE,
@@ -56,6 +57,7 @@ const env: DownloadEnv = {
   partials,
   deadlines: new Deadlines(),
   received: countReceived,
+  writeMode: new WriteMode(config.syncWriteLimitMs),
 };
 
 /** A download this thread runs. */
@@ -295,6 +297,7 @@ function readConfig(data: unknown): FetchThreadConfig {
     typeof c.connectionsPerOrigin !== 'number' ||
     typeof c.userAgent !== 'string' ||
     typeof c.resumeTtlMs !== 'number' ||
+    typeof c.syncWriteLimitMs !== 'number' ||
     c.limits === null ||
     typeof c.limits !== 'object'
   ) {

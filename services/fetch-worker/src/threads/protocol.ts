@@ -45,6 +45,8 @@ export interface FetchThreadConfig {
   userAgent: string;
   /** How long a partial body kept for resumption waits for the next attempt, in ms. */
   resumeTtlMs: number;
+  /** A synchronous write of a streamed body slower than this sends the thread to the pool; 0: always the pool (see WriteMode). */
+  syncWriteLimitMs: number;
   /** The worker's default limits: a start message without limits uses these. */
   limits: FetchLimits;
 }
