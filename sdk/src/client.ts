@@ -1,6 +1,7 @@
 import { credentials, type ChannelOptions } from '@grpc/grpc-js';
 import { JobServiceClient } from './gen/spindle/v1/job_service';
-import { WorkerServiceClient } from './gen/spindle/v1/worker_service';
+import type { WorkerServiceClient } from './gen/spindle/v1/worker_service';
+import { FastWorkerServiceClient } from './encode';
 
 /** Options for {@link createJobServiceClient}. */
 export interface ClientOptions {
@@ -32,7 +33,7 @@ export function createWorkerServiceClient(
   address: string,
   options: ClientOptions = {},
 ): WorkerServiceClient {
-  return new WorkerServiceClient(address, credentials.createInsecure(), {
+  return new FastWorkerServiceClient(address, credentials.createInsecure(), {
     ...defaultChannelOptions,
     ...options.channelOptions,
   });

@@ -13,6 +13,7 @@ export { protobufPackage, type DeepPartial, type Exact, type MessageFns } from '
 export const protobufFileName = 'spindle/v1/job_service.proto';
 
 export * from './client';
+export * from './encode';
 
 /**
  * A FileDescriptorSet (built by buf, with comments) of every proto the coordinator

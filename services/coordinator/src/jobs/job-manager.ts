@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { SpindleError, type Logger } from '@spindle/runtime';
 import {
+  encodeMessage,
   FetchTask,
   type Job,
   JobEvent,
@@ -306,7 +307,7 @@ export class JobManager {
           this.store.markFinished(
             lease.taskId,
             TaskState.TASK_STATE_CANCELLED,
-            TaskResult.encode({ taskId: lease.taskId, attempt: lease.attempt, outcome: { $case: 'error', value: cancelledError } }).finish(),
+            encodeMessage(TaskResult, { taskId: lease.taskId, attempt: lease.attempt, outcome: { $case: 'error', value: cancelledError } }),
             0,
             0,
           );
@@ -497,7 +498,7 @@ export class JobManager {
     } else {
       const bytes = outcome.value.bytes;
       const rows = outcome.$case === 'stats' ? outcome.value.rows : 0;
-      this.store.markFinished(lease.taskId, TaskState.TASK_STATE_SUCCEEDED, TaskResult.encode(r).finish(), bytes, rows);
+      this.store.markFinished(lease.taskId, TaskState.TASK_STATE_SUCCEEDED, encodeMessage(TaskResult, r), bytes, rows);
       job.succeeded++;
       job.bytesDone += bytes;
       job.rowsDone += rows;
@@ -543,7 +544,7 @@ export class JobManager {
     this.store.markFinished(
       taskId,
       TaskState.TASK_STATE_FAILED,
-      TaskResult.encode({ taskId, attempt, outcome: { $case: 'error', value: final } }).finish(),
+      encodeMessage(TaskResult, { taskId, attempt, outcome: { $case: 'error', value: final } }),
       0,
       0,
     );
@@ -723,7 +724,7 @@ export class JobManager {
 
   private appendEvent(job: ActiveJob, event: NonNullable<JobEvent['event']>): void {
     const e: JobEvent = { seq: job.row.last_seq + 1, jobId: job.row.id, time: new Date(), event };
-    this.store.appendEvent(job.row.id, e.seq, JobEvent.encode(e).finish());
+    this.store.appendEvent(job.row.id, e.seq, encodeMessage(JobEvent, e));
     job.row.last_seq = e.seq;
     this.events.emit(job.row.id, e);
   }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { invalidArgument, planFileNames, SpindleError } from '@spindle/runtime';
 import {
+  encodeMessage,
   FetchTask,
   JobKind,
   StatsTask,
@@ -132,7 +133,7 @@ function planFetch(
   const names = planFileNames(spec.items);
   return spec.items.map((item, idx) => {
     const name = names[idx]!;
-    const task = FetchTask.encode({
+    const task = encodeMessage(FetchTask, {
       url: item.url,
       outputDir,
       fileName: name.name,
@@ -141,7 +142,7 @@ function planFetch(
       options: spec.options,
       maxAttempts,
       nameFromResponse: name.fromResponse,
-    }).finish();
+    });
     return { idx, kind: TaskKind.TASK_KIND_FETCH, target: item.url, spec: task };
   });
 }
@@ -179,7 +180,7 @@ export function planJob(spec: JobSpec | undefined, jobId: string, limits: SpecLi
         } else {
           throw invalidArgument(f, 'one of path or url is required');
         }
-        const task = StatsTask.encode({ source, dialect: s.dialect }).finish();
+        const task = encodeMessage(StatsTask, { source, dialect: s.dialect });
         return { idx, kind: TaskKind.TASK_KIND_STATS, target, spec: task };
       });
     }
@@ -189,9 +190,9 @@ export function planJob(spec: JobSpec | undefined, jobId: string, limits: SpecLi
 /** The stats task that follows a successful fetch in a fetch_then_stats job. */
 export function planFollowUpStats(spec: JobSpec, idx: number, fetchedPath: string): PlannedTask | undefined {
   if (spec.kind?.$case !== 'fetchThenStats') return undefined;
-  const task = StatsTask.encode({
+  const task = encodeMessage(StatsTask, {
     source: { source: { $case: 'path', value: fetchedPath } },
     dialect: spec.kind.value.dialect,
-  }).finish();
+  });
   return { idx, kind: TaskKind.TASK_KIND_STATS, target: fetchedPath, spec: task };
 }
