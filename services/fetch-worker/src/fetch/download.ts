@@ -1279,7 +1279,7 @@ class TempFile {
    * returns true in the last case.
    */
   #drain(): boolean {
-    while (this.#chunks.length > 0 && !this.#failed) {
+    while (this.#chunks.length > 0 && !this.#failed && this.#fd !== null) {
       if (this.#flush()) return true;
     }
     return false;
