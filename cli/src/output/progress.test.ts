@@ -132,7 +132,7 @@ describe('QuietView (--quiet)', () => {
     view.notice('re-attaching');
     expect(view.wantsTaskEvents).toBe(false);
     expect(err.text()).toBe('job j9 queued\nre-attaching\n');
-    const ctx = { stdout: sink(), stderr: sink(), env: {} };
+    const ctx = { stdout: sink(), stderr: sink(), env: {}, onExit: () => () => {} };
     expect(createJobView(ctx as never, { json: false, progress: true, quiet: true })).toBeInstanceOf(QuietView);
     expect(createJobView(ctx as never, { json: true, progress: true, quiet: true })).toBeInstanceOf(JsonLinesView);
     expect((new PlainView(sink(), sink()) as JobView).wantsTaskEvents).toBeUndefined();

@@ -2,6 +2,7 @@ import type { GenericFormatter, MultiBar, Options, Params, SingleBar } from 'cli
 import { TaskKind, TaskState, type Job, type JobEvent, type JobProgress, type Task } from '@spindle/sdk';
 import type { CliContext, Output } from '../context';
 import { formatBytes, formatCount, formatDuration, jobStateLabel, taskKindLabel } from './format';
+import { BatchedOutput } from './batched-output';
 import { eventLine, jobLine, writeJsonLine } from './json';
 import { truncate } from './table';
 
@@ -42,10 +43,10 @@ export interface JobView {
 
 /** How to render: decided from `--json`, `--quiet`, `--no-progress` and whether stderr is a terminal. */
 export function createJobView(ctx: CliContext, opts: { json: boolean; progress: boolean; quiet?: boolean }): JobView {
-  if (opts.json) return new JsonLinesView(ctx.stdout, ctx.stderr);
+  if (opts.json) return new JsonLinesView(new BatchedOutput(ctx.stdout, (hook) => ctx.onExit(hook)), ctx.stderr);
   if (opts.quiet === true) return new QuietView(ctx.stderr);
   if (opts.progress && useProgressBars(ctx)) return new TtyView(ctx.stderr);
-  return new PlainView(ctx.stdout, ctx.stderr);
+  return new PlainView(new BatchedOutput(ctx.stdout, (hook) => ctx.onExit(hook)), ctx.stderr);
 }
 
 /** Bars only on an interactive terminal that can move the cursor. */
@@ -119,7 +120,11 @@ function describeRetry(event: JobEvent): string | undefined {
   return `retry task ${r.taskId}: attempt ${r.attempt} ${why}; next attempt in ${formatDuration(r.backoffMs)}`;
 }
 
-/** One line per finished item on stdout; retries and notices on stderr. */
+/**
+ * One line per finished item on stdout; retries and notices on stderr. Lines
+ * on stdout go out once per event-loop turn when `out` is a BatchedOutput, and
+ * always before anything on stderr.
+ */
 export class PlainView implements JobView {
   readonly wantsRunningTasks = false;
 
@@ -129,23 +134,30 @@ export class PlainView implements JobView {
   ) {}
 
   begin(job: Job): void {
-    this.err.write(`job ${job.id} ${jobStateLabel(job.state)}\n`);
+    this.toErr(`job ${job.id} ${jobStateLabel(job.state)}\n`);
   }
 
   event(event: JobEvent): void {
     const e = event.event;
     if (e?.$case === 'taskFinished' && e.value.task) this.out.write(describeFinishedTask(e.value.task) + '\n');
     const retry = describeRetry(event);
-    if (retry) this.err.write(retry + '\n');
+    if (retry) this.toErr(retry + '\n');
   }
 
   running(): void {}
 
   notice(message: string): void {
-    this.err.write(message + '\n');
+    this.toErr(message + '\n');
   }
 
-  end(): void {}
+  end(): void {
+    if (this.out instanceof BatchedOutput) this.out.flush();
+  }
+
+  private toErr(text: string): void {
+    if (this.out instanceof BatchedOutput) this.out.flush();
+    this.err.write(text);
+  }
 }
 
 /**
@@ -195,10 +207,13 @@ export class JsonLinesView implements JobView {
 
   notice(message: string): void {
     // Notices are for people; stdout stays parseable.
+    if (this.out instanceof BatchedOutput) this.out.flush();
     this.err.write(message + '\n');
   }
 
-  end(): void {}
+  end(): void {
+    if (this.out instanceof BatchedOutput) this.out.flush();
+  }
 }
 
 /** Most running items shown under the overall bar; the rest are counted. */
