@@ -33,6 +33,8 @@ describe('encodeMessage', () => {
       both(TaskResult, result(1, 'a.csv')),
       both(TaskResult, result(2, 'x'.repeat(5000))), // grows the shared buffer
       both(TaskResult, result(3, 'b.csv')), // shorter than what the buffer last held
+      both(TaskResult, result(4, 'y'.repeat(2 * 1024 * 1024))), // over the retained size: a new writer after it
+      both(TaskResult, result(5, 'c.csv')),
       both(FetchTask, FetchTask.fromPartial({ url: 'http://h/f', outputDir: 'out', maxAttempts: 3 })),
       both(JobEvent, JobEvent.fromPartial({ seq: 7, jobId: 'j', time: new Date(0) })),
       both(TaskResult, TaskResult.fromPartial({})), // empty message: zero bytes
@@ -40,7 +42,7 @@ describe('encodeMessage', () => {
     for (const { ours, theirs } of encoded) expect(Buffer.from(ours).equals(Buffer.from(theirs()))).toBe(true);
     // Each result owns its memory: later encodes did not overwrite earlier ones.
     expect(TaskResult.decode(encoded[0]!.ours)).toEqual(result(1, 'a.csv'));
-    expect(encoded[5]!.ours.length).toBe(0);
+    expect(encoded[7]!.ours.length).toBe(0);
   });
 
   it('starts clean after an encode that threw half-way', () => {
