@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, encodeMessageToBuffer, type MessageEncoder, WorkerServiceDefinition } from './encode';
-import { JobEvent } from './gen/spindle/v1/job_service';
+import { encodeMessage, encodeMessageToBuffer, JobServiceDefinition, type MessageEncoder, WorkerServiceDefinition } from './encode';
+import { JobEvent, JobServiceService, RunJobResponse, WatchJobResponse } from './gen/spindle/v1/job_service';
 import { type ConnectRequest, ConnectResponse, FetchTask, TaskResult, WorkerServiceService } from './gen/spindle/v1/worker_service';
 
 const result = (i: number, path: string): TaskResult => ({
@@ -72,5 +72,16 @@ describe('WorkerServiceDefinition', () => {
     expect(ours.requestSerialize(req).equals(generated.requestSerialize(req))).toBe(true);
     expect(ours.responseSerialize(res).equals(generated.responseSerialize(res))).toBe(true);
     expect(ours.path).toBe(generated.path);
+  });
+});
+
+describe('JobServiceDefinition', () => {
+  it('serializes the RunJob and WatchJob events exactly as the generated service does', () => {
+    const event = JobEvent.fromPartial({ seq: 3, jobId: 'j', event: { $case: 'taskFinished', value: { task: { id: 't', target: 'http://h/x' } } } });
+    const watch = WatchJobResponse.fromPartial({ event });
+    const run = RunJobResponse.fromPartial({ message: { $case: 'event', value: event } });
+    expect(JobServiceDefinition.watchJob.responseSerialize(watch).equals(JobServiceService.watchJob.responseSerialize(watch))).toBe(true);
+    expect(JobServiceDefinition.runJob.responseSerialize(run).equals(JobServiceService.runJob.responseSerialize(run))).toBe(true);
+    expect(JobServiceDefinition.submitJob).toBe(JobServiceService.submitJob);
   });
 });

@@ -1,5 +1,6 @@
 import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { JobServiceService, RunJobResponse, WatchJobResponse } from './gen/spindle/v1/job_service';
 import { ConnectRequest, ConnectResponse, type WorkerServiceClient, WorkerServiceService } from './gen/spindle/v1/worker_service';
 
 /** What ts-proto generates for every message: an encoder that can write into a given writer. */
@@ -60,3 +61,20 @@ export const FastWorkerServiceClient = makeGenericClientConstructor(
   WorkerServiceDefinition,
   'spindle.v1.WorkerService',
 ) as unknown as typeof WorkerServiceClient;
+
+/**
+ * JobService as generated, with the event streams (RunJob, WatchJob: an event
+ * per finished task unless the client asks for none) serialized through the
+ * shared writer. For `server.addService` in the coordinator.
+ */
+export const JobServiceDefinition = {
+  ...JobServiceService,
+  runJob: {
+    ...JobServiceService.runJob,
+    responseSerialize: (value: RunJobResponse): Buffer => encodeMessageToBuffer(RunJobResponse, value),
+  },
+  watchJob: {
+    ...JobServiceService.watchJob,
+    responseSerialize: (value: WatchJobResponse): Buffer => encodeMessageToBuffer(WatchJobResponse, value),
+  },
+} as const;

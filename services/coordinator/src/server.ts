@@ -4,7 +4,7 @@ import {
   startMetricsServer,
   type Logger,
 } from '@spindle/runtime';
-import { JobServiceService, WorkerServiceDefinition } from '@spindle/sdk';
+import { JobServiceDefinition, WorkerServiceDefinition } from '@spindle/sdk';
 import type { CoordinatorConfig } from './config';
 import { createJobService } from './api/job-service';
 import { createWorkerService } from './api/worker-service';
@@ -46,7 +46,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   });
   jobs.start();
   const grpc = createGrpcServer({ serviceNames: SERVICE_NAMES });
-  grpc.server.addService(JobServiceService, createJobService(jobs, logger));
+  grpc.server.addService(JobServiceDefinition, createJobService(jobs, logger));
   grpc.server.addService(WorkerServiceDefinition, createWorkerService(jobs, logger, metrics));
   let address: string;
   try {
