@@ -11,7 +11,9 @@
  * V8 ran every ~100 ms per thread under that load.
  *
  * Why not always: a write to a throttled disk or a network file system can take
- * long, and a blocked thread reads none of its other downloads' sockets. One
+ * long (so can any write in a container whose memory limit counts the page
+ * cache, once writeback throttles it), and a blocked thread reads none of its
+ * other downloads' sockets. One
  * synchronous write slower than the limit sends the thread to the pool for
  * {@link SLOW_WRITE_BACKOFF_MS}, then it tries again.
  */
