@@ -1,34 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TaskError } from '@spindle/sdk';
-import { buildStatsTable, statsTableToCsv, statsTableToJson, type StatsTableRow } from './stats-table';
-import { column, parseCsv, result } from '../../test/results-fixtures';
-
-const rows: StatsTableRow[] = [
-  {
-    index: 2,
-    source: 'bad "q".csv',
-    error: TaskError.create({
-      code: 'CSV_MALFORMED',
-      message: 'bad "q".csv: unterminated quoted field in record 3 (byte offset 17), see line\nbelow',
-      retryable: false,
-      httpStatus: 0,
-    }),
-  },
-  {
-    index: 0,
-    source: 'a.csv',
-    result: result('a.csv', 3, [
-      column('x', { mean: 0.1 + 0.2, min: -1.5, max: 1e21 }),
-      column('label', { numeric: false, type: 3, mean: 0, min: 0, max: 0 }),
-      column('y', { mean: 1 / 3, min: 0, max: 7 }),
-    ]),
-  },
-  {
-    index: 1,
-    source: 'dir/b,c.csv',
-    result: result('dir/b,c.csv', 10, [column('z', { mean: -2.25, min: -9, max: 4 }), column('x', { mean: 5, min: 5, max: 5 })]),
-  },
-];
+import { buildStatsTable, statsTableToCsv, statsTableToJson } from './stats-table';
+import { column, exampleRows as rows, parseCsv, result } from '../../test/results-fixtures';
 
 describe('stats results table', () => {
   it('builds a DataFrame with one row per file, ordered by index, and the union of numeric columns', () => {
