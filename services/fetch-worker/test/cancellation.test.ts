@@ -2,11 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { TaskExecutor } from '@spindle/runtime';
-import type { FetchTask } from '@spindle/sdk';
+import { describe, expect, it, vi } from 'vitest';
 import { createFetchExecutor } from '@spindle/fetch-worker';
-import { fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
+import { fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer, useExecutor } from './helpers';
 
 /** A server that sends `burst` bytes at once, then one byte every 50 ms, forever. */
 function drippingServer(burst: number): Promise<TestServer> {
@@ -19,29 +17,14 @@ function drippingServer(burst: number): Promise<TestServer> {
 }
 
 describe('fetch executor: cancellation', () => {
-  let dataRoot: string;
-  let executor: TaskExecutor<FetchTask>;
-  let server: TestServer | undefined;
-
-  beforeAll(async () => {
-    dataRoot = await makeDataRoot();
-    executor = createFetchExecutor({ dataRoot, threads: 1, slots: 4, allowLoopback: true });
-  });
-  afterAll(async () => {
-    await executor.close();
-    await fs.rm(dataRoot, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
+  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true });
 
   it('cancels a download mid-body: CANCELLED, temporary file removed, nothing at the final name', async () => {
     // More than the in-memory threshold, so the temporary file exists on disk when we cancel.
-    server = await drippingServer(400 * 1024);
-    const dir = path.join(dataRoot, 'cancel');
+    fx.server = await drippingServer(400 * 1024);
+    const dir = path.join(fx.dataRoot, 'cancel');
     const ctx = taskContext();
-    const running = executor.run(fetchTask(`${server.origin}/slow.bin`, { outputDir: 'cancel' }), ctx);
+    const running = fx.executor.run(fetchTask(`${fx.server.origin}/slow.bin`, { outputDir: 'cancel' }), ctx);
     await vi.waitFor(
       async () => {
         expect((await listDir(dir)).some((f) => f.endsWith('.part'))).toBe(true);
@@ -63,29 +46,29 @@ describe('fetch executor: cancellation', () => {
   });
 
   it('cancels a download still waiting for response headers', async () => {
-    server = await startServer(() => {
+    fx.server = await startServer(() => {
       /* never answers */
     });
     const ctx = taskContext();
-    const running = executor.run(fetchTask(`${server.origin}/wait`, { outputDir: 'cancel2' }), ctx);
-    await vi.waitFor(() => expect(server?.requests).toHaveLength(1), { timeout: 10_000, interval: 10 });
+    const running = fx.executor.run(fetchTask(`${fx.server.origin}/wait`, { outputDir: 'cancel2' }), ctx);
+    await vi.waitFor(() => expect(fx.server?.requests).toHaveLength(1), { timeout: 10_000, interval: 10 });
     ctx.controller.abort();
     expect(await running).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
-    expect(await listDir(path.join(dataRoot, 'cancel2'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'cancel2'))).toEqual([]);
   });
 
   it('leaves no abort listener behind on a signal shared by several tasks', async () => {
-    server = await startServer((_req, res) => res.end('ok'));
+    fx.server = await startServer((_req, res) => res.end('ok'));
     const ctx = taskContext();
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => executor.run(fetchTask(`${server!.origin}/s${i}`, { outputDir: 'shared' }), ctx)),
+      Array.from({ length: 8 }, (_, i) => fx.executor.run(fetchTask(`${fx.server!.origin}/s${i}`, { outputDir: 'shared' }), ctx)),
     );
     expect(outcomes.every((o) => o.$case === 'fetch')).toBe(true);
     expect(getEventListeners(ctx.signal, 'abort')).toHaveLength(0);
   });
 
   it('cancels through a signal that is not a Node.js AbortSignal (a polyfill)', async () => {
-    server = await drippingServer(400 * 1024);
+    fx.server = await drippingServer(400 * 1024);
     /** Just the AbortSignal members the executor uses, on a plain EventTarget. */
     class PolyfillSignal extends EventTarget {
       aborted = false;
@@ -98,9 +81,9 @@ describe('fetch executor: cancellation', () => {
     }
     const signal = new PolyfillSignal();
     const ctx = { ...taskContext(), signal: signal as unknown as AbortSignal };
-    const running = executor.run(fetchTask(`${server.origin}/poly.bin`, { outputDir: 'poly' }), ctx);
+    const running = fx.executor.run(fetchTask(`${fx.server.origin}/poly.bin`, { outputDir: 'poly' }), ctx);
     await vi.waitFor(
-      async () => expect((await listDir(path.join(dataRoot, 'poly'))).some((f) => f.endsWith('.part'))).toBe(true),
+      async () => expect((await listDir(path.join(fx.dataRoot, 'poly'))).some((f) => f.endsWith('.part'))).toBe(true),
       { timeout: 10_000, interval: 20 },
     );
     signal.abort(new Error('polyfill abort'));
@@ -108,10 +91,10 @@ describe('fetch executor: cancellation', () => {
       $case: 'error',
       value: { code: 'CANCELLED', message: expect.stringContaining('polyfill abort') },
     });
-    expect(await listDir(path.join(dataRoot, 'poly'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'poly'))).toEqual([]);
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     // Already aborted: CANCELLED without a request.
-    expect(await executor.run(fetchTask(`${server.origin}/late.bin`, { outputDir: 'poly' }), ctx)).toMatchObject({
+    expect(await fx.executor.run(fetchTask(`${fx.server.origin}/late.bin`, { outputDir: 'poly' }), ctx)).toMatchObject({
       $case: 'error',
       value: { code: 'CANCELLED' },
     });
@@ -120,7 +103,7 @@ describe('fetch executor: cancellation', () => {
   it('returns CANCELLED at once for a task whose signal is already aborted', async () => {
     const ctx = taskContext();
     ctx.controller.abort();
-    expect(await executor.run(fetchTask('http://127.0.0.1:1/x'), ctx)).toMatchObject({
+    expect(await fx.executor.run(fetchTask('http://127.0.0.1:1/x'), ctx)).toMatchObject({
       $case: 'error',
       value: { code: 'CANCELLED' },
     });
@@ -130,7 +113,7 @@ describe('fetch executor: cancellation', () => {
     const body = randomBytes(200_000);
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       if (req.url === '/hang') {
         res.writeHead(200, { 'content-length': 10 });
         res.write('x');
@@ -139,18 +122,18 @@ describe('fetch executor: cancellation', () => {
       void gate.then(() => res.end(body));
     });
     const hangCtx = taskContext();
-    const hanging = executor.run(fetchTask(`${server.origin}/hang`, { outputDir: 'mixed' }), hangCtx);
+    const hanging = fx.executor.run(fetchTask(`${fx.server.origin}/hang`, { outputDir: 'mixed' }), hangCtx);
     const others = [1, 2].map((i) =>
-      executor.run(fetchTask(`${server!.origin}/ok${i}`, { outputDir: 'mixed' }), taskContext()),
+      fx.executor.run(fetchTask(`${fx.server!.origin}/ok${i}`, { outputDir: 'mixed' }), taskContext()),
     );
-    await vi.waitFor(() => expect(server?.requests).toHaveLength(3), { timeout: 10_000, interval: 10 });
+    await vi.waitFor(() => expect(fx.server?.requests).toHaveLength(3), { timeout: 10_000, interval: 10 });
     hangCtx.controller.abort();
     expect(await hanging).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
     release();
     for (const outcome of await Promise.all(others)) {
       expect(outcome).toMatchObject({ $case: 'fetch', value: { bytes: body.length } });
     }
-    expect(await listDir(path.join(dataRoot, 'mixed'))).toEqual(['ok1', 'ok2']);
+    expect(await listDir(path.join(fx.dataRoot, 'mixed'))).toEqual(['ok1', 'ok2']);
   });
 });
 

@@ -1,50 +1,26 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskExecutor } from '@spindle/runtime';
+import { describe, expect, it } from 'vitest';
 import type { FetchTask } from '@spindle/sdk';
-import { createFetchExecutor } from '@spindle/fetch-worker';
-import { closedPort, fetchOptions, fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
+import { closedPort, fetchOptions, fetchTask, listDir, makeDataRoot, startServer, taskContext, useExecutor } from './helpers';
 
 describe('fetch executor: failures become task errors', () => {
-  let dataRoot: string;
-  let executor: TaskExecutor<FetchTask>;
-  let server: TestServer | undefined;
-
-  beforeAll(async () => {
-    dataRoot = await makeDataRoot();
-    executor = createFetchExecutor({
-      dataRoot,
-      threads: 2,
-      slots: 8,
-      allowLoopback: true,
-      maxBytes: 100_000,
-      maxRedirects: 3,
-    });
-  });
-  afterAll(async () => {
-    await executor.close();
-    await fs.rm(dataRoot, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
+  const fx = useExecutor({ threads: 2, slots: 8, allowLoopback: true, maxBytes: 100_000, maxRedirects: 3 });
 
   it('reports 404 as HTTP_STATUS, not retryable, with the status, and writes nothing', async () => {
-    server = await startServer((_req, res) => res.writeHead(404).end('no such file'));
-    const outcome = await executor.run(fetchTask(`${server.origin}/gone.txt`, { outputDir: 'e404' }), taskContext());
+    fx.server = await startServer((_req, res) => res.writeHead(404).end('no such file'));
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/gone.txt`, { outputDir: 'e404' }), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
       value: {
         code: 'HTTP_STATUS',
         retryable: false,
         httpStatus: 404,
-        message: expect.stringContaining(`${server.origin}/gone.txt`),
+        message: expect.stringContaining(`${fx.server.origin}/gone.txt`),
       },
     });
-    expect(await listDir(path.join(dataRoot, 'e404'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'e404'))).toEqual([]);
   });
 
   it.each([
@@ -57,15 +33,15 @@ describe('fetch executor: failures become task errors', () => {
     [403, false],
     [501, false],
   ])('reports HTTP %i as HTTP_STATUS with retryable=%s', async (status, retryable) => {
-    server = await startServer((_req, res) => res.writeHead(status).end());
-    const outcome = await executor.run(fetchTask(`${server.origin}/s`), taskContext());
+    fx.server = await startServer((_req, res) => res.writeHead(status).end());
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/s`), taskContext());
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'HTTP_STATUS', retryable, httpStatus: status } });
   });
 
   it('reports a refused connection as CONNECT, retryable', async () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}/file`;
-    const outcome = await executor.run(fetchTask(url), taskContext());
+    const outcome = await fx.executor.run(fetchTask(url), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
       value: { code: 'CONNECT', retryable: true, message: expect.stringContaining('ECONNREFUSED') },
@@ -74,91 +50,91 @@ describe('fetch executor: failures become task errors', () => {
   });
 
   it('reports a connection cut mid-body as TRUNCATED, retryable, and leaves no file', async () => {
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200, { 'content-length': 50_000 });
       res.write(randomBytes(10_000), () => res.destroy());
     });
-    const outcome = await executor.run(fetchTask(`${server.origin}/cut.bin`, { outputDir: 'cut' }), taskContext());
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/cut.bin`, { outputDir: 'cut' }), taskContext());
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true } });
-    expect(await listDir(path.join(dataRoot, 'cut'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'cut'))).toEqual([]);
   });
 
   it('reports a body shorter than its Content-Length as TRUNCATED, retryable, leaving no file', async () => {
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       // The server lies: it announces 1000 bytes, sends 600 and closes the connection.
       res.socket?.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n');
       res.socket?.end(randomBytes(600));
       void req;
     });
-    const outcome = await executor.run(fetchTask(`${server.origin}/short.bin`, { outputDir: 'short' }), taskContext());
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/short.bin`, { outputDir: 'short' }), taskContext());
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true } });
-    expect(await listDir(path.join(dataRoot, 'short'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'short'))).toEqual([]);
   });
 
   it('keeps exactly Content-Length bytes of a body that runs longer, and the checksum catches it', async () => {
     const body = randomBytes(1500);
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       // Announces 1000 bytes and sends 1500: HTTP ends the message after 1000.
       res.socket?.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
       res.socket?.end(body);
     });
-    const ok = await executor.run(fetchTask(`${server.origin}/long.bin`, { outputDir: 'long' }), taskContext());
+    const ok = await fx.executor.run(fetchTask(`${fx.server.origin}/long.bin`, { outputDir: 'long' }), taskContext());
     expect(ok).toMatchObject({ $case: 'fetch', value: { bytes: 1000 } });
-    expect(await fs.readFile(path.join(dataRoot, 'long', 'long.bin'))).toEqual(body.subarray(0, 1000));
+    expect(await fs.readFile(path.join(fx.dataRoot, 'long', 'long.bin'))).toEqual(body.subarray(0, 1000));
     const sha256 = createHash('sha256').update(body).digest('hex');
-    const bad = await executor.run(fetchTask(`${server.origin}/long2.bin`, { outputDir: 'long', sha256 }), taskContext());
+    const bad = await fx.executor.run(fetchTask(`${fx.server.origin}/long2.bin`, { outputDir: 'long', sha256 }), taskContext());
     expect(bad).toMatchObject({ $case: 'error', value: { code: 'CHECKSUM_MISMATCH', retryable: false } });
-    expect(await listDir(path.join(dataRoot, 'long'))).toEqual(['long.bin']);
+    expect(await listDir(path.join(fx.dataRoot, 'long'))).toEqual(['long.bin']);
   });
 
   it('detects a redirect loop at the first repeated URL with REDIRECT, not retryable', async () => {
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       res.writeHead(302, { location: req.url === '/a' ? '/b' : '/a' }).end();
     });
-    const outcome = await executor.run(fetchTask(`${server.origin}/a`), taskContext());
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/a`), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
       value: { code: 'REDIRECT', retryable: false, httpStatus: 302, message: expect.stringContaining('loop') },
     });
-    expect(server.requests).toEqual(['GET /a', 'GET /b']);
+    expect(fx.server.requests).toEqual(['GET /a', 'GET /b']);
   });
 
   it('stops a redirect chain after maxRedirects with REDIRECT', async () => {
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       const n = Number(req.url?.slice(1));
       res.writeHead(307, { location: `/${n + 1}` }).end();
     });
-    const outcome = await executor.run(fetchTask(`${server.origin}/0`), taskContext());
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/0`), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
       value: { code: 'REDIRECT', retryable: false, httpStatus: 307, message: expect.stringContaining('more than 3 redirects') },
     });
-    expect(server.requests).toHaveLength(4); // the request plus maxRedirects (3) hops
+    expect(fx.server.requests).toHaveLength(4); // the request plus maxRedirects (3) hops
   });
 
   it('honours a per-task maxRedirects', async () => {
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       if (req.url === '/0') return void res.writeHead(302, { location: '/1' }).end();
       res.end('done');
     });
     const task = (n: number): FetchTask =>
-      fetchTask(`${server!.origin}/0`, {
+      fetchTask(`${fx.server!.origin}/0`, {
         outputDir: `redir${n}`,
         options: fetchOptions({ maxRedirects: n }),
       });
-    expect((await executor.run(task(1), taskContext())).$case).toBe('fetch');
+    expect((await fx.executor.run(task(1), taskContext())).$case).toBe('fetch');
   });
 
   it('refuses a body larger than maxBytes announced by Content-Length, leaving no file', async () => {
-    server = await startServer((_req, res) => res.end(randomBytes(100_001)));
-    const outcome = await executor.run(fetchTask(`${server.origin}/big.bin`, { outputDir: 'big1' }), taskContext());
+    fx.server = await startServer((_req, res) => res.end(randomBytes(100_001)));
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/big.bin`, { outputDir: 'big1' }), taskContext());
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TOO_LARGE', retryable: false } });
-    expect(await listDir(path.join(dataRoot, 'big1'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'big1'))).toEqual([]);
   });
 
   it('aborts an unannounced (chunked) body once it exceeds maxBytes, leaving no file', async () => {
     let sent = 0;
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200); // no Content-Length: chunked, endless
       const chunk = randomBytes(16 * 1024);
       const pump = (): void => {
@@ -170,67 +146,67 @@ describe('fetch executor: failures become task errors', () => {
       res.on('close', () => (sent = Infinity));
       pump();
     });
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/endless.bin`, { outputDir: 'big2' }),
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/endless.bin`, { outputDir: 'big2' }),
       taskContext(),
     );
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TOO_LARGE', retryable: false } });
-    expect(await listDir(path.join(dataRoot, 'big2'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'big2'))).toEqual([]);
   });
 
   it('rejects a SHA-256 mismatch with CHECKSUM_MISMATCH and removes the file', async () => {
     const body = randomBytes(2000);
-    server = await startServer((_req, res) => res.end(body));
+    fx.server = await startServer((_req, res) => res.end(body));
     const wrong = createHash('sha256').update('something else').digest('hex');
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/sum.bin`, { outputDir: 'sum', sha256: wrong }),
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/sum.bin`, { outputDir: 'sum', sha256: wrong }),
       taskContext(),
     );
     expect(outcome).toMatchObject({
       $case: 'error',
       value: { code: 'CHECKSUM_MISMATCH', retryable: false, message: expect.stringContaining(wrong) },
     });
-    expect(await listDir(path.join(dataRoot, 'sum'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'sum'))).toEqual([]);
   });
 
   it('rejects a SHA-256 mismatch of a large (spilled to disk) body and removes the temporary file', async () => {
     const body = randomBytes(90_000);
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200);
       for (let o = 0; o < body.length; o += 1000) res.write(body.subarray(o, o + 1000));
       res.end();
     });
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/sum2.bin`, { outputDir: 'sum2', sha256: 'a'.repeat(64) }),
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/sum2.bin`, { outputDir: 'sum2', sha256: 'a'.repeat(64) }),
       taskContext(),
     );
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'CHECKSUM_MISMATCH' } });
-    expect(await listDir(path.join(dataRoot, 'sum2'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'sum2'))).toEqual([]);
   });
 
   it.each([
     ['shorter', 999],
     ['longer', 1001],
   ])('rejects a body %s than expected_size with CHECKSUM_MISMATCH', async (_label, expectedSize) => {
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200); // chunked, so the check happens while streaming / at the end
       res.end(randomBytes(1000));
     });
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/size.bin`, { outputDir: 'size', expectedSize }),
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/size.bin`, { outputDir: 'size', expectedSize }),
       taskContext(),
     );
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'CHECKSUM_MISMATCH' } });
-    expect(await listDir(path.join(dataRoot, 'size'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'size'))).toEqual([]);
   });
 
   it('reports a stalled body as TIMEOUT (idle timeout), retryable, and leaves no file', async () => {
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200, { 'content-length': 1000 });
       res.write('partial'); // and never more
     });
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/stall.bin`, {
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/stall.bin`, {
         outputDir: 'stall',
         options: fetchOptions({ idleTimeoutMs: 300 }),
       }),
@@ -240,15 +216,15 @@ describe('fetch executor: failures become task errors', () => {
       $case: 'error',
       value: { code: 'TIMEOUT', retryable: true, message: expect.stringContaining('UND_ERR_BODY_TIMEOUT') },
     });
-    expect(await listDir(path.join(dataRoot, 'stall'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'stall'))).toEqual([]);
   });
 
   it('reports missing response headers as TIMEOUT (headers timeout)', async () => {
-    server = await startServer(() => {
+    fx.server = await startServer(() => {
       /* never answers */
     });
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/silent`, {
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/silent`, {
         options: fetchOptions({ headersTimeoutMs: 300 }),
       }),
       taskContext(),
@@ -260,13 +236,13 @@ describe('fetch executor: failures become task errors', () => {
   });
 
   it('enforces the total timeout on a body that trickles forever', async () => {
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200);
       const timer = setInterval(() => res.write('.'), 20);
       res.on('close', () => clearInterval(timer));
     });
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/trickle`, {
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/trickle`, {
         outputDir: 'trickle',
         options: fetchOptions({ totalTimeoutMs: 400 }),
       }),
@@ -276,14 +252,14 @@ describe('fetch executor: failures become task errors', () => {
       $case: 'error',
       value: { code: 'TIMEOUT', retryable: true, message: expect.stringContaining('400 ms') },
     });
-    expect(await listDir(path.join(dataRoot, 'trickle'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'trickle'))).toEqual([]);
   });
 
   it.each([
     ['ftp://example.com/file', 'only http and https'],
     ['not a url', 'not a valid URL'],
   ])('rejects the URL %j with INVALID_SPEC', async (url, message) => {
-    const outcome = await executor.run(fetchTask(url), taskContext());
+    const outcome = await fx.executor.run(fetchTask(url), taskContext());
     expect(outcome).toMatchObject({
       $case: 'error',
       value: { code: 'INVALID_SPEC', retryable: false, message: expect.stringContaining(message) },
@@ -291,14 +267,14 @@ describe('fetch executor: failures become task errors', () => {
   });
 
   it('rejects a malformed expected SHA-256 with INVALID_SPEC', async () => {
-    const outcome = await executor.run(fetchTask('http://127.0.0.1:1/x', { sha256: 'abc' }), taskContext());
+    const outcome = await fx.executor.run(fetchTask('http://127.0.0.1:1/x', { sha256: 'abc' }), taskContext());
     expect(outcome).toMatchObject({ $case: 'error', value: { code: 'INVALID_SPEC' } });
   });
 
   it.each(['/etc', '../outside', 'a/../../b', 'C:\\temp', '..\\x'])(
     'refuses output_dir %j with PATH_FORBIDDEN',
     async (outputDir) => {
-      const outcome = await executor.run(fetchTask('http://127.0.0.1:1/x', { outputDir }), taskContext());
+      const outcome = await fx.executor.run(fetchTask('http://127.0.0.1:1/x', { outputDir }), taskContext());
       expect(outcome).toMatchObject({ $case: 'error', value: { code: 'PATH_FORBIDDEN', retryable: false } });
     },
   );
@@ -306,14 +282,14 @@ describe('fetch executor: failures become task errors', () => {
   it('refuses an output folder that a symlink leads out of the data root', async () => {
     const outside = await makeDataRoot();
     try {
-      await fs.symlink(outside, path.join(dataRoot, 'escape'));
-      server = await startServer((_req, res) => res.end('data'));
-      const outcome = await executor.run(
-        fetchTask(`${server.origin}/f.txt`, { outputDir: 'escape/sub' }),
+      await fs.symlink(outside, path.join(fx.dataRoot, 'escape'));
+      fx.server = await startServer((_req, res) => res.end('data'));
+      const outcome = await fx.executor.run(
+        fetchTask(`${fx.server.origin}/f.txt`, { outputDir: 'escape/sub' }),
         taskContext(),
       );
       expect(outcome).toMatchObject({ $case: 'error', value: { code: 'PATH_FORBIDDEN' } });
-      expect(server.requests).toEqual([]);
+      expect(fx.server.requests).toEqual([]);
       expect(await listDir(path.join(outside, 'sub'))).toEqual([]);
     } finally {
       await fs.rm(outside, { recursive: true, force: true });

@@ -4,8 +4,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TaskContext, TaskProgressUpdate } from '@spindle/runtime';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { TaskContext, TaskExecutor, TaskProgressUpdate } from '@spindle/runtime';
 import type { FetchOptions, FetchTask } from '@spindle/sdk';
+import { createFetchExecutor, type FetchExecutorOptions } from '@spindle/fetch-worker';
 
 /** A real HTTP server on 127.0.0.1 with an ephemeral port. */
 export interface TestServer {
@@ -56,6 +58,37 @@ export async function closedPort(): Promise<number> {
 
 export async function makeDataRoot(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'spindle-fetch-test-'));
+}
+
+/**
+ * What the tests of one describe block share: an executor over a fresh data
+ * root, created before them and closed (the root removed) after them, and the
+ * running test's server, closed after each test. The hooks set the fields, so
+ * read them inside the tests.
+ */
+export interface ExecutorFixture {
+  dataRoot: string;
+  executor: TaskExecutor<FetchTask>;
+  /** The running test's server, if it started one. */
+  server: TestServer | undefined;
+}
+
+/** Registers the hooks of an {@link ExecutorFixture} in the calling describe block. */
+export function useExecutor(options: Omit<FetchExecutorOptions, 'dataRoot'>): ExecutorFixture {
+  const fx = { server: undefined } as ExecutorFixture;
+  beforeAll(async () => {
+    fx.dataRoot = await makeDataRoot();
+    fx.executor = createFetchExecutor({ ...options, dataRoot: fx.dataRoot });
+  });
+  afterAll(async () => {
+    await fx.executor.close();
+    await fs.rm(fx.dataRoot, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await fx.server?.close();
+    fx.server = undefined;
+  });
+  return fx;
 }
 
 export function fetchTask(url: string, fields: Partial<FetchTask> = {}): FetchTask {

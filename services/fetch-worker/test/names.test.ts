@@ -1,11 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskExecutor } from '@spindle/runtime';
+import { describe, expect, it } from 'vitest';
 import { ExistingFilePolicy, type FetchTask } from '@spindle/sdk';
-import { createFetchExecutor } from '@spindle/fetch-worker';
-import { fetchOptions, fetchTask, listDir, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
+import { fetchOptions, fetchTask, listDir, startServer, taskContext, useExecutor } from './helpers';
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -19,22 +17,7 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 describe('fetch executor: file names', () => {
-  let dataRoot: string;
-  let executor: TaskExecutor<FetchTask>;
-  let server: TestServer | undefined;
-
-  beforeAll(async () => {
-    dataRoot = await makeDataRoot();
-    executor = createFetchExecutor({ dataRoot, threads: 1, slots: 4, allowLoopback: true });
-  });
-  afterAll(async () => {
-    await executor.close();
-    await fs.rm(dataRoot, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
+  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true });
 
   it.each([
     ['a file name that climbs out', { fileName: '../../../outside.txt' }, '/x', 'names1/outside.txt'],
@@ -44,11 +27,11 @@ describe('fetch executor: file names', () => {
     ['control characters', { fileName: 'bad\r\nname\u0000.txt' }, '/x', 'names1/bad__name_.txt'],
     ['a hidden name', { fileName: '.bashrc' }, '/x', 'names1/_.bashrc'],
   ])('keeps %s inside the output folder', async (_label, fields, urlPath, expected) => {
-    server = await startServer((_req, res) => res.end('payload'));
-    const outcome = await executor.run(fetchTask(`${server.origin}${urlPath}`, { outputDir: 'names1', ...fields }), taskContext());
+    fx.server = await startServer((_req, res) => res.end('payload'));
+    const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}${urlPath}`, { outputDir: 'names1', ...fields }), taskContext());
     expect(outcome).toMatchObject({ $case: 'fetch', value: { path: expected } });
-    expect((await tree(dataRoot)).filter((f) => !f.startsWith('names1/'))).toEqual([]);
-    await fs.rm(path.join(dataRoot, expected));
+    expect((await tree(fx.dataRoot)).filter((f) => !f.startsWith('names1/'))).toEqual([]);
+    await fs.rm(path.join(fx.dataRoot, expected));
   });
 
   it.each([
@@ -58,86 +41,71 @@ describe('fetch executor: file names', () => {
     ['attachment; filename=".profile"', '_.profile'],
     ['inline', 'download'],
   ])('names a file from Content-Disposition %j when the task asks for it', async (header, expected) => {
-    server = await startServer((_req, res) => res.writeHead(200, { 'content-disposition': header }).end('cd'));
+    fx.server = await startServer((_req, res) => res.writeHead(200, { 'content-disposition': header }).end('cd'));
     const dir = `cd-${sha256(header).slice(0, 8)}`;
-    const outcome = await executor.run(
-      fetchTask(`${server.origin}/dir/`, { outputDir: dir, fileName: 'download', nameFromResponse: true }),
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/dir/`, { outputDir: dir, fileName: 'download', nameFromResponse: true }),
       taskContext(),
     );
     expect(outcome).toMatchObject({ $case: 'fetch', value: { path: `${dir}/${expected}` } });
-    expect(await listDir(path.join(dataRoot, dir))).toEqual([expected]);
+    expect(await listDir(path.join(fx.dataRoot, dir))).toEqual([expected]);
   });
 
   it('keeps the planned name when the Content-Disposition name is taken, and ignores it unless asked', async () => {
-    server = await startServer((_req, res) => res.writeHead(200, { 'content-disposition': 'attachment; filename="taken.txt"' }).end('new'));
-    await fs.mkdir(path.join(dataRoot, 'cd-taken'), { recursive: true });
-    await fs.writeFile(path.join(dataRoot, 'cd-taken', 'taken.txt'), 'old');
+    fx.server = await startServer((_req, res) => res.writeHead(200, { 'content-disposition': 'attachment; filename="taken.txt"' }).end('new'));
+    await fs.mkdir(path.join(fx.dataRoot, 'cd-taken'), { recursive: true });
+    await fs.writeFile(path.join(fx.dataRoot, 'cd-taken', 'taken.txt'), 'old');
     const task = (nameFromResponse: boolean, fileName: string): FetchTask =>
-      fetchTask(`${server!.origin}/get`, { outputDir: 'cd-taken', fileName, nameFromResponse });
-    expect(await executor.run(task(true, 'download (1)'), taskContext())).toMatchObject({
+      fetchTask(`${fx.server!.origin}/get`, { outputDir: 'cd-taken', fileName, nameFromResponse });
+    expect(await fx.executor.run(task(true, 'download (1)'), taskContext())).toMatchObject({
       $case: 'fetch',
       value: { path: 'cd-taken/download (1)' },
     });
-    expect(await executor.run(task(false, 'get'), taskContext())).toMatchObject({ $case: 'fetch', value: { path: 'cd-taken/get' } });
-    expect(await fs.readFile(path.join(dataRoot, 'cd-taken', 'taken.txt'), 'utf8')).toBe('old');
+    expect(await fx.executor.run(task(false, 'get'), taskContext())).toMatchObject({ $case: 'fetch', value: { path: 'cd-taken/get' } });
+    expect(await fs.readFile(path.join(fx.dataRoot, 'cd-taken', 'taken.txt'), 'utf8')).toBe('old');
   });
 });
 
 describe('fetch executor: when the file already exists (if_exists)', () => {
-  let dataRoot: string;
-  let executor: TaskExecutor<FetchTask>;
-  let server: TestServer | undefined;
+  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true });
   const body = randomBytes(5000);
 
-  beforeAll(async () => {
-    dataRoot = await makeDataRoot();
-    executor = createFetchExecutor({ dataRoot, threads: 1, slots: 4, allowLoopback: true });
-  });
-  afterAll(async () => {
-    await executor.close();
-    await fs.rm(dataRoot, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
-
   async function existing(dir: string, content: Buffer | string): Promise<string> {
-    await fs.mkdir(path.join(dataRoot, dir), { recursive: true });
-    const file = path.join(dataRoot, dir, 'f.bin');
+    await fs.mkdir(path.join(fx.dataRoot, dir), { recursive: true });
+    const file = path.join(fx.dataRoot, dir, 'f.bin');
     await fs.writeFile(file, content);
     return file;
   }
 
   const withPolicy = (dir: string, ifExists: ExistingFilePolicy, fields: Partial<FetchTask> = {}): FetchTask =>
-    fetchTask(`${server!.origin}/f.bin`, { outputDir: dir, options: fetchOptions({ ifExists }), ...fields });
+    fetchTask(`${fx.server!.origin}/f.bin`, { outputDir: dir, options: fetchOptions({ ifExists }), ...fields });
 
   it('OVERWRITE (and the default) replaces the file atomically', async () => {
-    server = await startServer((_req, res) => res.end(body));
+    fx.server = await startServer((_req, res) => res.end(body));
     const file = await existing('ow', 'old content');
-    expect(await executor.run(withPolicy('ow', ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED), taskContext())).toMatchObject({
+    expect(await fx.executor.run(withPolicy('ow', ExistingFilePolicy.EXISTING_FILE_POLICY_UNSPECIFIED), taskContext())).toMatchObject({
       $case: 'fetch',
       value: { path: 'ow/f.bin', skipped: false },
     });
     expect(sha256(await fs.readFile(file))).toBe(sha256(body));
-    expect(await listDir(path.join(dataRoot, 'ow'))).toEqual(['f.bin']);
+    expect(await listDir(path.join(fx.dataRoot, 'ow'))).toEqual(['f.bin']);
   });
 
   it('RENAME keeps the file and writes "f (1).bin", then "f (2).bin"', async () => {
-    server = await startServer((_req, res) => res.end(body));
+    fx.server = await startServer((_req, res) => res.end(body));
     const file = await existing('rn', 'old content');
     const policy = ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME;
-    expect(await executor.run(withPolicy('rn', policy), taskContext())).toMatchObject({ value: { path: 'rn/f (1).bin' } });
-    expect(await executor.run(withPolicy('rn', policy), taskContext())).toMatchObject({ value: { path: 'rn/f (2).bin' } });
+    expect(await fx.executor.run(withPolicy('rn', policy), taskContext())).toMatchObject({ value: { path: 'rn/f (1).bin' } });
+    expect(await fx.executor.run(withPolicy('rn', policy), taskContext())).toMatchObject({ value: { path: 'rn/f (2).bin' } });
     expect(await fs.readFile(file, 'utf8')).toBe('old content');
-    expect(await listDir(path.join(dataRoot, 'rn'))).toEqual(['f (1).bin', 'f (2).bin', 'f.bin']);
+    expect(await listDir(path.join(fx.dataRoot, 'rn'))).toEqual(['f (1).bin', 'f (2).bin', 'f.bin']);
   });
 
   it('SKIP_IDENTICAL with an expected SHA-256 decides without any request', async () => {
-    server = await startServer((_req, res) => res.end(body));
+    fx.server = await startServer((_req, res) => res.end(body));
     const file = await existing('sk1', body);
     const before = await fs.stat(file);
-    const outcome = await executor.run(
+    const outcome = await fx.executor.run(
       withPolicy('sk1', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL, { sha256: sha256(body) }),
       taskContext(),
     );
@@ -145,14 +113,14 @@ describe('fetch executor: when the file already exists (if_exists)', () => {
       $case: 'fetch',
       value: { path: 'sk1/f.bin', skipped: true, bytes: body.length, sha256: sha256(body), httpStatus: 0 },
     });
-    expect(server.requests).toEqual([]);
+    expect(fx.server.requests).toEqual([]);
     expect((await fs.stat(file)).ino).toBe(before.ino);
   });
 
   it('SKIP_IDENTICAL downloads and replaces a file whose SHA-256 differs', async () => {
-    server = await startServer((_req, res) => res.end(body));
+    fx.server = await startServer((_req, res) => res.end(body));
     const file = await existing('sk2', randomBytes(body.length));
-    const outcome = await executor.run(
+    const outcome = await fx.executor.run(
       withPolicy('sk2', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL, { sha256: sha256(body) }),
       taskContext(),
     );
@@ -161,31 +129,31 @@ describe('fetch executor: when the file already exists (if_exists)', () => {
   });
 
   it('SKIP_IDENTICAL without a checksum compares sizes with Content-Length and keeps the file', async () => {
-    server = await startServer((_req, res) => res.end(body));
+    fx.server = await startServer((_req, res) => res.end(body));
     const file = await existing('sk3', body);
     const before = await fs.stat(file);
-    const outcome = await executor.run(withPolicy('sk3', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL), taskContext());
+    const outcome = await fx.executor.run(withPolicy('sk3', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL), taskContext());
     expect(outcome).toMatchObject({ $case: 'fetch', value: { skipped: true, httpStatus: 200, sha256: sha256(body) } });
     expect((await fs.stat(file)).ino).toBe(before.ino);
-    expect(await listDir(path.join(dataRoot, 'sk3'))).toEqual(['f.bin']);
+    expect(await listDir(path.join(fx.dataRoot, 'sk3'))).toEqual(['f.bin']);
   });
 
   it('SKIP_IDENTICAL without a checksum or length compares the downloaded body', async () => {
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200); // chunked: no Content-Length
       res.end(body);
     });
     const same = await existing('sk4', body);
     const sameIno = (await fs.stat(same)).ino;
-    expect(await executor.run(withPolicy('sk4', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL), taskContext())).toMatchObject({
+    expect(await fx.executor.run(withPolicy('sk4', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL), taskContext())).toMatchObject({
       value: { skipped: true },
     });
     expect((await fs.stat(same)).ino).toBe(sameIno);
     const other = await existing('sk5', randomBytes(body.length));
-    expect(await executor.run(withPolicy('sk5', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL), taskContext())).toMatchObject({
+    expect(await fx.executor.run(withPolicy('sk5', ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL), taskContext())).toMatchObject({
       value: { skipped: false },
     });
     expect(sha256(await fs.readFile(other))).toBe(sha256(body));
-    expect(await listDir(path.join(dataRoot, 'sk5'))).toEqual(['f.bin']);
+    expect(await listDir(path.join(fx.dataRoot, 'sk5'))).toEqual(['f.bin']);
   });
 });

@@ -1,21 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { TaskExecutor } from '@spindle/runtime';
+import { describe, expect, it, vi } from 'vitest';
 import type { FetchTask } from '@spindle/sdk';
 import { createFetchExecutor } from '@spindle/fetch-worker';
-import {
-  fetchTask,
-  largestFile,
-  listDir,
-  makeDataRoot,
-  rangeHandler,
-  startServer,
-  taskContext,
-  type RangeServerOptions,
-  type TestServer,
-} from './helpers';
+import { fetchTask, largestFile, listDir, makeDataRoot, rangeHandler, startServer, taskContext, type RangeServerOptions, useExecutor } from './helpers';
 
 // Files are compared by digest: a deep toEqual over MiBs of bytes takes seconds.
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -23,29 +12,14 @@ const BODY = randomBytes(3 * 1024 * 1024 + 123);
 const CUT = 1024 * 1024 + 7;
 
 describe('fetch executor: resuming a retried download', () => {
-  let dataRoot: string;
-  let executor: TaskExecutor<FetchTask>;
-  let server: TestServer | undefined;
-
-  beforeAll(async () => {
-    dataRoot = await makeDataRoot();
-    executor = createFetchExecutor({ dataRoot, threads: 1, slots: 4, allowLoopback: true });
-  });
-  afterAll(async () => {
-    await executor.close();
-    await fs.rm(dataRoot, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-  });
+  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true });
 
   let reset: () => void = () => {};
 
   async function serve(options: RangeServerOptions) {
     const r = rangeHandler(options);
     reset = r.reset;
-    server = await startServer(r.handler);
+    fx.server = await startServer(r.handler);
     return r.seen;
   }
 
@@ -56,11 +30,11 @@ describe('fetch executor: resuming a retried download', () => {
    */
   async function attempts(dir: string, n: number, fields: Partial<FetchTask> = {}) {
     const taskId = `job-r/f/${dir}`;
-    const task = fetchTask(`${server!.origin}/data.bin`, { outputDir: dir, maxAttempts: 3, ...fields });
+    const task = fetchTask(`${fx.server!.origin}/data.bin`, { outputDir: dir, maxAttempts: 3, ...fields });
     const outcomes = [];
     for (let attempt = 1; attempt <= n; attempt++) {
-      const running = executor.run(task, taskContext({ taskId, attempt }));
-      if (attempt === 1) await resetWhenWritten(path.join(dataRoot, dir), running);
+      const running = fx.executor.run(task, taskContext({ taskId, attempt }));
+      if (attempt === 1) await resetWhenWritten(path.join(fx.dataRoot, dir), running);
       outcomes.push(await running);
     }
     return outcomes;
@@ -88,14 +62,14 @@ describe('fetch executor: resuming a retried download', () => {
     const resumed = second?.$case === 'fetch' ? second.value.resumedBytes : 0;
     expect(resumed).toBe(CUT);
     expect(seen[1]).toEqual({ range: `bytes=${resumed}-`, ifRange: '"v1"' });
-    expect(sha256(await fs.readFile(path.join(dataRoot, 'resume', 'data.bin')))).toBe(sha256(BODY));
-    expect(await listDir(path.join(dataRoot, 'resume'))).toEqual(['data.bin']);
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'resume', 'data.bin')))).toBe(sha256(BODY));
+    expect(await listDir(path.join(fx.dataRoot, 'resume'))).toEqual(['data.bin']);
   });
 
   it('keeps the partial body between attempts as a hidden resume file, and nothing at the final name', async () => {
     await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
     await attempts('between', 1);
-    const files = await listDir(path.join(dataRoot, 'between'));
+    const files = await listDir(path.join(fx.dataRoot, 'between'));
     expect(files).toHaveLength(2);
     expect(files.every((f) => f.startsWith('.data.bin.') && /\.resume(\.json)?$/.test(f))).toBe(true);
   });
@@ -104,7 +78,7 @@ describe('fetch executor: resuming a retried download', () => {
     const lastModified = 'Wed, 25 Nov 2026 10:00:00 GMT';
     const r = rangeHandler({ body: BODY, etag: 'W/"weak"', holdAfter: { 0: CUT } });
     reset = r.reset;
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       res.setHeader('last-modified', lastModified);
       // If-Range with a date: honour it as the handler honours ETags.
       if (req.headers['if-range'] === lastModified) req.headers['if-range'] = 'W/"weak"';
@@ -113,31 +87,31 @@ describe('fetch executor: resuming a retried download', () => {
     const [, second] = await attempts('lastmod', 2);
     expect(second).toMatchObject({ $case: 'fetch', value: { sha256: sha256(BODY) } });
     expect(r.seen[1]?.range).toMatch(/^bytes=\d+-$/);
-    expect(sha256(await fs.readFile(path.join(dataRoot, 'lastmod', 'data.bin')))).toBe(sha256(BODY));
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'lastmod', 'data.bin')))).toBe(sha256(BODY));
   });
 
   it('restarts cleanly when the server does not support ranges: no partial kept, full body again', async () => {
     const seen = await serve({ body: BODY, etag: '"v1"', ranges: false, holdAfter: { 0: CUT } });
     const [first, second] = await attempts('norange', 2);
     expect(first).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED' } });
-    expect(await listDir(path.join(dataRoot, 'norange'))).toEqual(['data.bin']);
+    expect(await listDir(path.join(fx.dataRoot, 'norange'))).toEqual(['data.bin']);
     expect(second).toMatchObject({ $case: 'fetch', value: { bytes: BODY.length, resumedBytes: 0 } });
     expect(seen[1]?.range).toBeUndefined();
-    expect(sha256(await fs.readFile(path.join(dataRoot, 'norange', 'data.bin')))).toBe(sha256(BODY));
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'norange', 'data.bin')))).toBe(sha256(BODY));
   });
 
   it('restarts cleanly when the server ignores the range on the retry (200 instead of 206)', async () => {
     const r = rangeHandler({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
     reset = r.reset;
     let n = 0;
-    server = await startServer((req, res) => {
+    fx.server = await startServer((req, res) => {
       if (n++ === 1) delete req.headers.range; // the second request: pretend Range was not understood
       r.handler(req, res);
     });
     const [, second] = await attempts('ignored', 2);
     expect(second).toMatchObject({ $case: 'fetch', value: { bytes: BODY.length, resumedBytes: 0, sha256: sha256(BODY) } });
-    expect(sha256(await fs.readFile(path.join(dataRoot, 'ignored', 'data.bin')))).toBe(sha256(BODY));
-    expect(await listDir(path.join(dataRoot, 'ignored'))).toEqual(['data.bin']);
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'ignored', 'data.bin')))).toBe(sha256(BODY));
+    expect(await listDir(path.join(fx.dataRoot, 'ignored'))).toEqual(['data.bin']);
   });
 
   it('downloads the new version when the resource changed (If-Range does not match)', async () => {
@@ -151,14 +125,14 @@ describe('fetch executor: resuming a retried download', () => {
     const [first] = await attempts('changed', 1);
     expect(first).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED' } });
     version = 2;
-    const second = await executor.run(
-      fetchTask(`${server!.origin}/data.bin`, { outputDir: 'changed', maxAttempts: 3 }),
+    const second = await fx.executor.run(
+      fetchTask(`${fx.server!.origin}/data.bin`, { outputDir: 'changed', maxAttempts: 3 }),
       taskContext({ taskId: 'job-r/f/changed', attempt: 2 }),
     );
     expect(seen[1]?.ifRange).toBe('"v1"');
     expect(second).toMatchObject({ $case: 'fetch', value: { bytes: next.length, sha256: sha256(next), resumedBytes: 0 } });
-    expect(sha256(await fs.readFile(path.join(dataRoot, 'changed', 'data.bin')))).toBe(sha256(next));
-    expect(await listDir(path.join(dataRoot, 'changed'))).toEqual(['data.bin']);
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'changed', 'data.bin')))).toBe(sha256(next));
+    expect(await listDir(path.join(fx.dataRoot, 'changed'))).toEqual(['data.bin']);
   });
 
   it('starts over after 416 (the kept prefix no longer fits the resource)', async () => {
@@ -167,58 +141,58 @@ describe('fetch executor: resuming a retried download', () => {
     const seen = await serve({ body: () => (shrink ? short : BODY), etag: '"v1"', holdAfter: { 0: CUT } });
     await attempts('416', 1);
     shrink = true;
-    const second = await executor.run(
-      fetchTask(`${server!.origin}/data.bin`, { outputDir: '416', maxAttempts: 3 }),
+    const second = await fx.executor.run(
+      fetchTask(`${fx.server!.origin}/data.bin`, { outputDir: '416', maxAttempts: 3 }),
       taskContext({ taskId: 'job-r/f/416', attempt: 2 }),
     );
     expect(seen.map((s) => s.range === undefined)).toEqual([true, false, true]);
     expect(second).toMatchObject({ $case: 'fetch', value: { bytes: short.length, sha256: sha256(short) } });
-    expect(await listDir(path.join(dataRoot, '416'))).toEqual(['data.bin']);
+    expect(await listDir(path.join(fx.dataRoot, '416'))).toEqual(['data.bin']);
   });
 
   it('keeps nothing when the failed attempt was the last one', async () => {
     await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
     const [last] = await attempts('last', 1, { maxAttempts: 1 });
     expect(last).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true } });
-    expect(await listDir(path.join(dataRoot, 'last'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'last'))).toEqual([]);
   });
 
   it('keeps nothing for an error that is not retryable (checksum mismatch)', async () => {
     await serve({ body: BODY, etag: '"v1"' });
     const [bad] = await attempts('notretry', 1, { sha256: 'b'.repeat(64) });
     expect(bad).toMatchObject({ $case: 'error', value: { code: 'CHECKSUM_MISMATCH', retryable: false } });
-    expect(await listDir(path.join(dataRoot, 'notretry'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'notretry'))).toEqual([]);
   });
 
   it('a resumed download is still checked against the expected SHA-256 over the whole file', async () => {
     await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
     const [, ok] = await attempts('sumok', 2, { sha256: sha256(BODY) });
     expect(ok).toMatchObject({ $case: 'fetch', value: { sha256: sha256(BODY) } });
-    await server?.close();
+    await fx.server?.close();
     await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
     const [, bad] = await attempts('sumbad', 2, { sha256: 'c'.repeat(64) });
     expect(bad).toMatchObject({ $case: 'error', value: { code: 'CHECKSUM_MISMATCH' } });
-    expect(await listDir(path.join(dataRoot, 'sumbad'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'sumbad'))).toEqual([]);
   });
 
   it('cancelling a resumable download keeps nothing', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    server = await startServer((_req, res) => {
+    fx.server = await startServer((_req, res) => {
       res.writeHead(200, { 'content-length': BODY.length, etag: '"v1"', 'accept-ranges': 'bytes' });
       res.write(BODY.subarray(0, CUT));
       void gate.then(() => res.destroy());
     });
     const ctx = taskContext({ taskId: 'job-r/f/cancel', attempt: 1 });
-    const running = executor.run(fetchTask(`${server.origin}/data.bin`, { outputDir: 'cancel', maxAttempts: 3 }), ctx);
-    await vi.waitFor(async () => expect((await listDir(path.join(dataRoot, 'cancel'))).length).toBeGreaterThan(0), {
+    const running = fx.executor.run(fetchTask(`${fx.server.origin}/data.bin`, { outputDir: 'cancel', maxAttempts: 3 }), ctx);
+    await vi.waitFor(async () => expect((await listDir(path.join(fx.dataRoot, 'cancel'))).length).toBeGreaterThan(0), {
       timeout: 10_000,
       interval: 20,
     });
     ctx.controller.abort(new Error('job cancelled'));
     expect(await running).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
     release();
-    expect(await listDir(path.join(dataRoot, 'cancel'))).toEqual([]);
+    expect(await listDir(path.join(fx.dataRoot, 'cancel'))).toEqual([]);
   });
 });
 
