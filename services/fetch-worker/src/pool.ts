@@ -33,6 +33,18 @@ const BATCH_DELAY_MS = 2;
 /** Young generation size of a fetch thread's V8 heap, in MiB. */
 const THREAD_YOUNG_GENERATION_MB = 4;
 
+/**
+ * Old generation cap of a fetch thread's V8 heap, in MiB. A thread's live heap is
+ * ~9 MiB (undici, its queue, the running downloads; bodies live outside the heap),
+ * but without a cap V8 sizes the heap by the machine's memory and lets each
+ * thread's old generation grow between full collections. Measured with
+ * bench/downloads/memory.sh (3–10 rounds of W1, W1, W2, W2, W3, W3 through one
+ * worker): the worker's high-water mark 186–218 MiB uncapped, 169–176 MiB with a
+ * cap of 32, 48 or 64 MiB, W1 and W3 as fast. A thread that outgrew it would be
+ * replaced and its downloads retried (see #exited).
+ */
+const THREAD_OLD_GENERATION_MB = 48;
+
 /** Options of {@link FetchThreadPool}. */
 export interface FetchThreadPoolOptions {
   /** Number of threads, all started at once and kept (their HTTP connections stay warm). */
@@ -139,7 +151,10 @@ export class FetchThreadPool {
       // scavenges free dead socket buffers early (see GC_EVERY_BYTES in the
       // thread). Measured on W1 (2,000 × 64 KiB): 16 MiB → ~240 MiB worker RSS,
       // 4 MiB → ~200 MiB, at the same speed.
-      resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB },
+      resourceLimits: {
+        maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB,
+        maxOldGenerationSizeMb: THREAD_OLD_GENERATION_MB,
+      },
     });
     let markClosed!: () => void;
     const thread: FetchThread = {
