@@ -49,19 +49,18 @@ export function startHeapGovernor(options: HeapGovernorOptions = {}): () => void
 /**
  * Stops V8 growing the young generation past its current size, so that called
  * at start-up it stays at 1 MiB semi-spaces instead of reaching 16 MiB ones,
- * 32 MiB of RSS, under a burst of messages (a 5,000-task job does that).
- * Measured over 18 consecutive jobs (W1, W2, W3 twice each per round, tmpfs),
- * the worker's high-water mark: 209 MiB left to grow, 179 MiB held. The price:
- * a scavenge every ~70 tasks promotes what is in flight, and a CPU profile of
- * 6 × W3 showed twice the main thread's GC time (581 against 268 ms, ~10 µs per
- * task); wall and CPU times of W1 and W3 did not tell the two apart on this
- * shared machine (±10 %). A cap at 2 MiB semi-spaces (grow once, then hold)
- * cannot be held reliably from JavaScript: V8 reads --semi-space-growth-factor
- * at each growth decision, but GC observers run too late to stop a burst from
- * doubling it twice. V8 reads the flag at each growth decision, so setting it
- * at run time works, but starting a worker thread resets V8's flags to the
- * command line's: the fetch pool calls {@link restoreHeapFlags} once each of
- * its threads is online.
+ * 32 MiB of RSS, under a burst of messages (a 5,000-task job does that). Over
+ * 18 consecutive jobs (bench/downloads/memory.sh) the worker's high-water mark
+ * went from 209 to 179 MiB in a typical run. The price: a scavenge every ~70
+ * tasks promotes what is in flight, and a CPU profile of 6 × W3 showed twice
+ * the main thread's GC time (581 against 268 ms, ~10 µs per task); wall and
+ * CPU times of W1 and W3 did not tell the two apart on this shared machine
+ * (±10 %). V8 reads --semi-space-growth-factor at each growth decision, so
+ * setting it at run time works; a cap above the start-up size (grow once, then
+ * hold) does not, as GC observers run too late to stop a burst from doubling
+ * it twice. Starting a worker thread resets V8's flags to the command line's:
+ * the fetch pool calls {@link restoreHeapFlags} once each of its threads is
+ * online.
  */
 export function pinYoungGeneration(): void {
   youngGenerationPinned = true;
