@@ -13,9 +13,8 @@
  * Why not always: a write to a throttled disk or a network file system can take
  * long (so can any write in a container whose memory limit counts the page
  * cache, once writeback throttles it), and a blocked thread reads none of its
- * other downloads' sockets. One
- * synchronous write slower than the limit sends the thread to the pool for
- * {@link SLOW_WRITE_BACKOFF_MS}, then it tries again.
+ * other downloads' sockets. One synchronous write slower than the limit sends
+ * the thread to the pool for {@link SLOW_WRITE_BACKOFF_MS}, then it tries again.
  */
 export class WriteMode {
   readonly #limitMs: number;
