@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+export { parseCsv } from '../../test/helpers/csv';
 
 /** The built CLI: integration tests run exactly what `npm start` and users run. */
 export const CLI = path.resolve(__dirname, '..', 'dist', 'main.js');
@@ -96,39 +97,6 @@ export async function httpServer(
         server.closeAllConnections();
       }),
   };
-}
-
-/** RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. Independent of the code under test. */
-export function parseCsv(text: string, delimiter = ','): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === delimiter) {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** A running `spindle up`. */

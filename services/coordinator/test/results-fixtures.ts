@@ -1,36 +1,15 @@
 import { expect } from 'vitest';
 import { ColumnStats, StatsResult, TaskError } from '@spindle/sdk';
 import type { StatsTableRow } from '../src/results/stats-table';
+import { readCsv } from '../../../test/helpers/csv';
 
 // Shared by the results-table tests (stats-table and columns-table).
 
-/** A minimal RFC 4180 reader, independent of the code under test. */
+/** The records of the code under test's CSV output, which must end its last record with a line break. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  expect(quoted, 'unterminated quote in output').toBe(false);
-  expect(field === '' && row.length === 0, 'output ends with a newline').toBe(true);
+  const { rows, unterminatedQuote, endsWithNewline } = readCsv(text);
+  expect(unterminatedQuote, 'unterminated quote in output').toBe(false);
+  expect(endsWithNewline, 'output ends with a newline').toBe(true);
   return rows;
 }
 
