@@ -5,6 +5,8 @@ export interface Output {
   write(chunk: string): boolean;
   isTTY?: boolean;
   columns?: number;
+  /** Passes on at once what an output that batches its writes holds (see BatchedOutput). */
+  flush?(): void;
 }
 
 /**

@@ -122,7 +122,7 @@ function describeRetry(event: JobEvent): string | undefined {
 
 /**
  * One line per finished item on stdout; retries and notices on stderr. Lines
- * on stdout go out once per event-loop turn when `out` is a BatchedOutput, and
+ * on stdout go out once per event-loop turn when `out` batches them, and
  * always before anything on stderr.
  */
 export class PlainView implements JobView {
@@ -151,11 +151,11 @@ export class PlainView implements JobView {
   }
 
   end(): void {
-    if (this.out instanceof BatchedOutput) this.out.flush();
+    this.out.flush?.();
   }
 
   private toErr(text: string): void {
-    if (this.out instanceof BatchedOutput) this.out.flush();
+    this.out.flush?.();
     this.err.write(text);
   }
 }
@@ -207,12 +207,12 @@ export class JsonLinesView implements JobView {
 
   notice(message: string): void {
     // Notices are for people; stdout stays parseable.
-    if (this.out instanceof BatchedOutput) this.out.flush();
+    this.out.flush?.();
     this.err.write(message + '\n');
   }
 
   end(): void {
-    if (this.out instanceof BatchedOutput) this.out.flush();
+    this.out.flush?.();
   }
 }
 
