@@ -10,3 +10,4 @@ export * from './worker-config';
 export * from './worker-connection';
 export * from './run-worker';
 export * from './file-names';
+export * from './egress';

@@ -16,6 +16,8 @@ let server: http.Server;
 let base: string;
 let strict: TaskExecutor<StatsTask>;
 let lenient: TaskExecutor<StatsTask>;
+/** Loopback and private addresses allowed: only the always-forbidden ranges are left. */
+let permissive: TaskExecutor<StatsTask>;
 
 const urlTask = (url: string): StatsTask => ({ source: { source: { $case: 'url', value: url } } });
 
@@ -50,10 +52,15 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   strict = statsWorker.createStatsExecutor({ dataRoot: root, threads: 1 });
   lenient = statsWorker.createStatsExecutor({ dataRoot: root, threads: 1, egress: { allowLoopback: true } });
+  permissive = statsWorker.createStatsExecutor({
+    dataRoot: root,
+    threads: 1,
+    egress: { allowLoopback: true, allowPrivate: true },
+  });
 });
 
 afterAll(async () => {
-  await Promise.all([strict?.close(), lenient?.close()]);
+  await Promise.all([strict?.close(), lenient?.close(), permissive?.close()]);
   await new Promise((resolve) => server?.close(resolve));
   await cleanup?.();
 });
@@ -84,6 +91,24 @@ describe('URL sources (real HTTP server)', () => {
     expect(metadata).toMatchObject({ code: 'PATH_FORBIDDEN' });
     expect(metadata.message).toMatch(/link-local/);
   }, 15_000);
+
+  // The metadata address carried inside IPv6 spellings: IPv4-mapped, NAT64 (reaches it
+  // on an IPv6-only cluster with a NAT64 gateway), 6to4 and the old "compatible" form,
+  // and the metadata addresses outside link-local. Refused before any connection.
+  it.each([
+    'http://[::ffff:a9fe:a9fe]/latest/meta-data',
+    'http://[64:ff9b::a9fe:a9fe]/latest/meta-data',
+    'http://[64:ff9b::169.254.169.254]/latest/meta-data',
+    'http://[2002:a9fe:a9fe::1]/latest/meta-data',
+    'http://[::169.254.169.254]/latest/meta-data',
+    'http://100.100.100.200/latest/meta-data',
+    'http://[fd00:ec2::254]/latest/meta-data',
+    'http://METADATA.google.internal./computeMetadata/v1/',
+  ])('refuses %s even where loopback and private addresses are allowed', async (url) => {
+    const refused = expectError(await permissive.run(urlTask(url), makeContext().ctx));
+    expect(refused).toMatchObject({ code: 'PATH_FORBIDDEN', retryable: false });
+    expect(refused.message).toMatch(/link-local, metadata or reserved|metadata service/);
+  });
 
   it('reports HTTP errors with their status; 5xx is retryable, 404 is not', async () => {
     expect(expectError(await lenient.run(urlTask(`${base}/missing.csv`), makeContext().ctx))).toMatchObject({

@@ -1,66 +1,37 @@
 import * as dns from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { allowsClass, classifyAddress, isMetadataHostName, type EgressRules } from '@spindle/runtime/egress';
 import { StatsError } from '../errors';
 
 /**
- * The stats worker's egress rules for URL sources, checked on the address a connection is
- * about to use (inside the socket's DNS lookup), so a host name that resolves — or re-resolves,
- * or redirects — to a forbidden address is refused as well as a literal one.
+ * The stats worker's egress policy for URL sources, by the address rules it shares with
+ * the fetch worker (@spindle/runtime/egress), checked on the URL's literal host and on the
+ * address a connection is about to use (inside the socket's DNS lookup), so a host name
+ * that resolves — or re-resolves, or redirects — to a forbidden address is refused as well
+ * as a literal one.
  *
- * - Always refused: link-local (169.254.0.0/16, fe80::/10: the cloud metadata services),
- *   "this network" 0.0.0.0/8 and ::, multicast and reserved ranges, and metadata host names.
+ * - Always refused: link-local (169.254.0.0/16, fe80::/10: the cloud metadata services)
+ *   and the other metadata addresses, "this network" 0.0.0.0/8 and ::, multicast and
+ *   reserved ranges, and metadata host names; also any of these carried inside an IPv6
+ *   address (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16).
  * - Refused unless allowed: loopback (127.0.0.0/8, ::1) and private ranges (10/8, 172.16/12,
- *   192.168/16, 100.64/10, fc00::/7).
- * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are judged as the IPv4 address.
- *
- * A small policy of the stats worker's own: services do not import each other, and this one
- * only needs these few ranges (the fetch worker has its own, richer one).
+ *   192.168/16, 100.64/10, fc00::/7 and the documentation and benchmark ranges).
  */
-export interface EgressRules {
-  allowLoopback: boolean;
-  allowPrivate: boolean;
-}
-
-const FORBIDDEN = new BlockList();
-FORBIDDEN.addSubnet('0.0.0.0', 8, 'ipv4');
-FORBIDDEN.addSubnet('169.254.0.0', 16, 'ipv4');
-FORBIDDEN.addSubnet('224.0.0.0', 3, 'ipv4');
-FORBIDDEN.addAddress('::', 'ipv6');
-FORBIDDEN.addSubnet('fe80::', 10, 'ipv6');
-FORBIDDEN.addSubnet('ff00::', 8, 'ipv6');
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-const PRIVATE = new BlockList();
-PRIVATE.addSubnet('10.0.0.0', 8, 'ipv4');
-PRIVATE.addSubnet('172.16.0.0', 12, 'ipv4');
-PRIVATE.addSubnet('192.168.0.0', 16, 'ipv4');
-PRIVATE.addSubnet('100.64.0.0', 10, 'ipv4');
-PRIVATE.addSubnet('fc00::', 7, 'ipv6');
-
-const METADATA_HOSTS: ReadonlySet<string> = new Set(['metadata.google.internal', 'metadata.goog', 'metadata.azure.com']);
+export type { EgressRules } from '@spindle/runtime/egress';
 
 /** Why `address` may not be reached, or null when it may. */
 export function refusal(address: string, rules: EgressRules): string | null {
-  let ip = address;
-  let family = isIP(ip);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) {
-    ip = mapped[1]!;
-    family = 4;
+  if (isIP(address) === 0) return `${address} is not an IP address`;
+  const cls = classifyAddress(address);
+  if (allowsClass(cls, rules)) return null;
+  switch (cls) {
+    case 'loopback':
+      return `${address} is a loopback address (set SPINDLE_STATS_ALLOW_LOOPBACK=true to allow)`;
+    case 'private':
+      return `${address} is a private address (set SPINDLE_STATS_ALLOW_PRIVATE=true to allow)`;
+    default:
+      return `${address} is a link-local, metadata or reserved address`;
   }
-  if (family === 0) return `${address} is not an IP address`;
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (FORBIDDEN.check(ip, type)) return `${address} is a link-local, metadata or reserved address`;
-  if (LOOPBACK.check(ip, type) && !rules.allowLoopback) {
-    return `${address} is a loopback address (set SPINDLE_STATS_ALLOW_LOOPBACK=true to allow)`;
-  }
-  if (PRIVATE.check(ip, type) && !rules.allowPrivate) {
-    return `${address} is a private address (set SPINDLE_STATS_ALLOW_PRIVATE=true to allow)`;
-  }
-  return null;
 }
 
 /** Checks a URL before any request: http(s) only, and no literal forbidden address or metadata host. */
@@ -75,7 +46,7 @@ export function checkUrl(url: string, rules: EgressRules): URL {
     throw new StatsError('INVALID_SPEC', `only http and https URLs are supported, not ${parsed.protocol}`);
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (METADATA_HOSTS.has(host)) throw new StatsError('PATH_FORBIDDEN', `${host} is a metadata service`);
+  if (isMetadataHostName(host)) throw new StatsError('PATH_FORBIDDEN', `${host} is a metadata service`);
   if (isIP(host) !== 0) {
     const why = refusal(host, rules);
     if (why !== null) throw new StatsError('PATH_FORBIDDEN', why);
