@@ -662,7 +662,10 @@ function checkRendered(name: string, resources: Resource[]): void {
       }
       for (const peer of (r.to ?? []) as Obj[]) {
         if (!peer.ipBlock?.cidr.includes(':')) continue;
-        expect(peer.ipBlock.except ?? [], `${where}: IPv6 link-local excluded`).toContain('fe80::/10');
+        // Link-local, also as NAT64 and 6to4 gateways spell 169.254.0.0/16 (what the workers refuse too).
+        expect(peer.ipBlock.except ?? [], `${where}: IPv6 link-local excluded`).toEqual(
+          expect.arrayContaining(['fe80::/10', '64:ff9b::a9fe:0/112', '2002:a9fe::/32']),
+        );
       }
     }
     const svc = serviceOf(c);
@@ -797,6 +800,7 @@ describe('deploy/k8s', () => {
     expect(get(base, 'ConfigMap', 'spindle-fetch-worker-config').data.SPINDLE_FETCH_ALLOW_PRIVATE).toBe('false');
     const blocks = (get(dev, 'NetworkPolicy', 'spindle-fetch-worker').spec.egress as Obj[]).flatMap((r) => (r.to ?? []).map((p: Obj) => p.ipBlock)).filter(Boolean);
     expect(blocks.find((b: Obj) => b.cidr === '0.0.0.0/0')?.except).toEqual(['169.254.0.0/16']);
+    expect(blocks.find((b: Obj) => b.cidr === '::/0')?.except).toEqual(['fe80::/10', '64:ff9b::a9fe:0/112', '2002:a9fe::/32']);
   });
 
   it('prod: larger worker pools than base', () => {
