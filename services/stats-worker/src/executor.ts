@@ -1,14 +1,13 @@
 import { constants, promises as fs, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { MessageChannel } from 'node:worker_threads';
 import { errorOutcome, type TaskContext, type TaskExecutor, type TaskOutcome } from '@spindle/runtime';
 import type { CsvDialect, StatsResult, StatsTask } from '@spindle/sdk';
 import { detectDelimiter, readHead, type FileHead } from './csv/sniff';
 import { TextGuard } from './csv/text-guard';
 import { getErrorMessage, isStatsError, StatsError } from './errors';
+import { minorGc } from './minor-gc';
 import { createStatsPool, type StatsPool } from './pool';
 import { resolveSourcePath, type ResolvedSource } from './source/resolve-path';
 import { planRanges, runRanges, type RangeOutcome, type RangeSpec } from './split/split';
@@ -69,20 +68,6 @@ export interface StatsExecutorOptions {
 
 const MiB = 1024 * 1024;
 
-/**
- * A young-generation collection after each file: the range states moved in from the threads
- * are typed arrays outside the V8 heap, garbage once merged, and the main thread allocates
- * too little for a scavenge to come by soon (see threads/stats-thread.ts). Under a millisecond.
- */
-const minorGc = ((): ((options: { type: 'minor' }) => void) | null => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as (options: { type: 'minor' }) => void) : null;
-  } catch {
-    return null;
-  }
-})();
 /** Bytes read from the start of a file to detect its delimiter and read its header. */
 const HEAD_BYTES = 64 * 1024;
 
@@ -177,6 +162,8 @@ class StatsExecutor implements TaskExecutor<StatsTask> {
         $case: 'stats',
         value: { ...result, durationMs: Math.round(performance.now() - startedAt) },
       };
+      // The range states moved in from the threads are garbage once merged, and this
+      // thread allocates too little for a scavenge to come by soon.
       minorGc?.({ type: 'minor' });
       return outcome;
     } catch (err) {

@@ -5,8 +5,6 @@
  * it), so there is no abort handling here: file handles and sockets close with the thread.
  */
 import { constants, promises as fs } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { MessagePort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { Piscina } from 'piscina';
@@ -14,6 +12,7 @@ import type { Agent } from 'undici';
 import { detectDelimiter } from '../csv/sniff';
 import { guessRecordStart } from '../csv/range-start';
 import { getErrorMessage, isStatsError, StatsError } from '../errors';
+import { minorGc } from '../minor-gc';
 import type * as Egress from '../source/egress';
 import type { RangeOutcome } from '../split/split';
 import { StatsEngine, type FileState } from '../stats/engine';
@@ -25,24 +24,6 @@ import type {
   StatsThreadRequest,
   StatsThreadResponse,
 } from './protocol';
-
-/**
- * A young-generation collection after each task. A range's growing tables and buffers (exact
- * sets, sketch windows, kept values) are typed arrays whose memory lives outside the V8 heap;
- * the engine allocates so little else that no scavenge comes by to free them, and V8 waits
- * for ~64 MiB of such external memory per thread before it collects. A minor GC frees the
- * ones that died young for well under a millisecond (a major GC per task was measured to cost
- * 2–3× the throughput). `--expose-gc` cannot go in a worker's execArgv, hence this.
- */
-const minorGc = ((): ((options: { type: 'minor' }) => void) | null => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as (options: { type: 'minor' }) => void) : null;
-  } catch {
-    return null;
-  }
-})();
 
 /** Read chunks between two minor GCs inside a range (8 MiB at the default chunk size). */
 const GC_EVERY_CHUNKS = 8;
@@ -65,6 +46,7 @@ export default async function statsThread(request: StatsThreadRequest): Promise<
     }
   } finally {
     port.close();
+    // After each task: what the engine held for it died young.
     minorGc?.({ type: 'minor' });
   }
 }
