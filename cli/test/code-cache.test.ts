@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../test/helpers/temp-dir';
 
 /** The built module: the hook replaces the module loader, so it runs in child processes only. */
 const CODE_CACHE = path.resolve(__dirname, '..', 'dist', 'code-cache.js');
@@ -26,7 +26,7 @@ function run(dir: string, file: string): RunResult {
 }
 
 function fixture(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'spindle-code-cache-'));
+  const dir = makeTempDir('spindle-code-cache-');
   writeFileSync(
     path.join(dir, 'main.js'),
     "const dep = require('./dep');\n" +

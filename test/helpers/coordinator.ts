@@ -1,14 +1,16 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '@spindle/runtime';
 import { loadConfig, startCoordinator, type Coordinator } from '@spindle/coordinator';
+import { makeTempDir } from './temp-dir';
 
-/** A coordinator in this process on 127.0.0.1:<free port> with its own SQLite file. */
+/**
+ * A coordinator in this process on 127.0.0.1:<free port> with its own SQLite file, in a
+ * folder removed after the test file (a test may restart a coordinator on `dbPath`).
+ */
 export async function startTestCoordinator(
   env: Record<string, string> = {},
 ): Promise<Coordinator & { dir: string; dbPath: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spindle-coord-'));
+  const dir = makeTempDir('spindle-coord-');
   const dbPath = path.join(dir, 'coordinator.db');
   const config = loadConfig({
     SPINDLE_LISTEN_ADDR: '127.0.0.1:0',

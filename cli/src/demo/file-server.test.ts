@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../test/helpers/temp-dir';
 import { DEMO_DATA_DIR } from './data';
 import { serveCsvFiles } from './file-server';
 
 describe('serveCsvFiles', () => {
   it('serves the CSV files of a folder by name, and nothing else', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'spindle-cli-serve-'));
+    const dir = makeTempDir('spindle-cli-serve-');
     writeFileSync(path.join(dir, 'a.csv'), 'x,y\n1,2\n');
     writeFileSync(path.join(dir, 'secret.txt'), 'no');
     const server = await serveCsvFiles(dir);

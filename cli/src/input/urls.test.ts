@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../test/helpers/temp-dir';
 import { UsageError } from '../errors';
 import { checkUrl, collectFetchItems, parseUrlList } from './urls';
 
@@ -160,7 +160,7 @@ describe('collectFetchItems', () => {
   });
 
   it('fails on an empty list file', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'spindle-cli-test-'));
+    const dir = makeTempDir('spindle-cli-test-');
     writeFileSync(path.join(dir, 'empty.txt'), '# nothing\n');
     await expect(collectFetchItems({ args: [], inputFile: 'empty.txt' }, { ...noStdin, cwd: dir })).rejects.toThrow(
       /no URLs in empty\.txt/,

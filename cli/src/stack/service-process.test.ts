@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../test/helpers/temp-dir';
 import { ServiceProcess, describeExit, stampLogLine } from './service-process';
 
 describe('stampLogLine', () => {
@@ -27,7 +27,7 @@ describe('stampLogLine', () => {
 });
 
 describe('ServiceProcess', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'spindle-cli-service-'));
+  const dir = makeTempDir('spindle-cli-service-');
   const started: ServiceProcess[] = [];
   afterEach(() => {
     for (const s of started.splice(0)) s.killNow();
