@@ -85,6 +85,17 @@ describe.skipIf(!available)('reflection as seen by a strict client (no local pro
 
     const get = await reflect(coord.address, 'call', '/spindle.v1.JobService/GetJob', JSON.stringify({ jobId: job.id }));
     expect(JSON.parse(get.out).job.id).toBe(job.id);
+    expect(JSON.parse(get.out).job.spec).toMatchObject({ name: 'via-json' });
+    // `view` is a proto3 optional field (a synthetic oneof in the descriptors) with an enum.
+    const basic = await reflect(
+      coord.address,
+      'call',
+      '/spindle.v1.JobService/GetJob',
+      JSON.stringify({ jobId: job.id, view: 'JOB_VIEW_BASIC' }),
+    );
+    expect(basic.code).toBe(0);
+    expect(JSON.parse(basic.out).job).toMatchObject({ id: job.id, name: 'via-json' });
+    expect(JSON.parse(basic.out).job.spec).toBeUndefined();
   });
 
   it('gets INVALID_ARGUMENT naming the field for a bad request', async () => {

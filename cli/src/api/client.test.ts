@@ -3,6 +3,9 @@ import {
   Job,
   JobServiceService,
   JobState,
+  JobView as ApiJobView,
+  type GetJobRequest,
+  type GetJobResponse,
   type JobServiceServer,
   type SubmitJobRequest,
   type SubmitJobResponse,
@@ -67,7 +70,7 @@ describe('SpindleClient against a fake coordinator', () => {
     expect(seen).toEqual(['req-42', 'req-42']);
   });
 
-  it('leaves the job spec out of SubmitJob and GetJob answers when asked to', async () => {
+  it('asks for JobView BASIC (no spec) in SubmitJob and GetJob when the spec is not wanted', async () => {
     const job = Job.fromPartial({
       id: 'job-1',
       name: 'fetch 2 URLs',
@@ -77,9 +80,17 @@ describe('SpindleClient against a fake coordinator', () => {
       createTime: new Date('2026-01-02T03:04:05.678Z'),
       lastSeq: 7,
     });
+    const views: Array<ApiJobView | undefined> = [];
+    // Answers as the coordinator does: the spec unless the view is BASIC.
+    const answer = (view: ApiJobView | undefined): Job => {
+      views.push(view);
+      return view === ApiJobView.JOB_VIEW_BASIC ? { ...job, spec: undefined } : job;
+    };
     const fake = await fakeCoordinator({
-      submitJob: (_call: unknown, callback: sendUnaryData<SubmitJobResponse>) => callback(null, { job, created: true }),
-      getJob: (_call: unknown, callback: sendUnaryData<{ job: Job }>) => callback(null, { job }),
+      submitJob: (call: ServerUnaryCall<SubmitJobRequest, SubmitJobResponse>, callback: sendUnaryData<SubmitJobResponse>) =>
+        callback(null, { job: answer(call.request.view), created: true }),
+      getJob: (call: ServerUnaryCall<GetJobRequest, GetJobResponse>, callback: sendUnaryData<GetJobResponse>) =>
+        callback(null, { job: answer(call.request.view) }),
     });
     cleanup.push(fake.stop);
     const client = new SpindleClient(fake.address);
@@ -89,6 +100,7 @@ describe('SpindleClient against a fake coordinator', () => {
     expect(await client.getJob('job-1', { withSpec: false })).toEqual({ job: withoutSpec });
     expect(await client.submitJob('r', job.spec!)).toEqual({ job, created: true });
     expect(await client.getJob('job-1')).toEqual({ job });
+    expect(views).toEqual([ApiJobView.JOB_VIEW_BASIC, ApiJobView.JOB_VIEW_BASIC, ApiJobView.JOB_VIEW_FULL, ApiJobView.JOB_VIEW_FULL]);
   });
 
   it('maps errors: NOT_FOUND exits 1 with the status name', async () => {

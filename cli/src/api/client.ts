@@ -8,13 +8,14 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import {
-  GetJobResponse,
   JobServiceService,
+  JobView,
   SubmitJobResponse,
   createJobServiceClient,
   type ExportFormat,
   type ResultsTable,
   type CancelJobResponse,
+  type GetJobResponse,
   type JobEvent,
   type JobServiceClient,
   type JobSpec,
@@ -28,7 +29,7 @@ import {
 } from '@spindle/sdk';
 import { CliError } from '../errors';
 import { fromServiceError, isServiceError } from './errors';
-import { encodeSubmitJobRequest, withoutJobSpec } from './wire';
+import { encodeSubmitJobRequest } from './wire';
 
 /** Per-call options. */
 export interface CallOpts {
@@ -43,8 +44,9 @@ export interface CallOpts {
 /** Options of the calls that return a job. */
 export interface JobCallOpts extends CallOpts {
   /**
-   * Decode the job's spec too. The spec echoes the whole submitted job (every URL) and
-   * only JSON output shows it; without it the job is decoded with `spec` undefined.
+   * Ask for the job's spec too. The spec echoes the whole submitted job (every URL:
+   * ~220 KB for 5,000) and only JSON output shows it; without it the coordinator
+   * answers with JobView BASIC and `spec` is undefined.
    * @default true
    */
   withSpec?: boolean | undefined;
@@ -58,6 +60,11 @@ type UnaryMethod<Req, Res> = (
 ) => ClientUnaryCall;
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+
+/** The JobView that {@link JobCallOpts.withSpec} asks for. */
+function viewOf(opts: JobCallOpts): JobView {
+  return opts.withSpec === false ? JobView.JOB_VIEW_BASIC : JobView.JOB_VIEW_FULL;
+}
 
 /**
  * The JobService calls the CLI makes, as promises and async iterables, with
@@ -122,11 +129,10 @@ export class SpindleClient {
    * `requestId` makes the retry return that job instead of running it twice.
    */
   async submitJob(requestId: string, spec: JobSpec, opts: JobCallOpts = {}): Promise<SubmitJobResponse> {
-    const request = { requestId, spec };
-    const method = opts.withSpec === false ? this.submitJobWithoutSpec : this.submitJobWithSpec;
+    const request = { requestId, spec, view: viewOf(opts) };
     let firstError: ServiceError | undefined;
     try {
-      return await this.unary(method, request, opts, (err) => {
+      return await this.unary(this.submitJobEncoded, request, opts, (err) => {
         firstError = err;
       });
     } catch (err) {
@@ -137,7 +143,7 @@ export class SpindleClient {
         firstError?.code === status.UNAVAILABLE && !firstError.details.startsWith('No connection established');
       if (!lostAfterSending || opts.signal?.aborted) throw err;
       try {
-        return await this.unary(method, request, { ...opts, waitForReady: true, timeoutMs: 5_000 });
+        return await this.unary(this.submitJobEncoded, request, { ...opts, waitForReady: true, timeoutMs: 5_000 });
       } catch (retryErr) {
         // The first failure explains more than the retry's deadline.
         throw retryErr instanceof CliError && retryErr.exitCode === 3 ? err : retryErr;
@@ -146,22 +152,12 @@ export class SpindleClient {
   }
 
   getJob(jobId: string, opts: JobCallOpts = {}): Promise<GetJobResponse> {
-    return this.unary(opts.withSpec === false ? this.getJobWithoutSpec : this.raw.getJob, { jobId }, opts);
+    return this.unary(this.raw.getJob, { jobId, view: viewOf(opts) }, opts);
   }
 
-  /**
-   * SubmitJob with the request encoded by encodeSubmitJobRequest (same bytes, less work
-   * for thousands of items), and its answer decoded with or without the job's spec.
-   */
-  private readonly submitJobWithSpec = this.method(JobServiceService.submitJob, encodeSubmitJobRequest, (bytes) =>
+  /** SubmitJob with the request encoded by encodeSubmitJobRequest (same bytes, less work for thousands of items). */
+  private readonly submitJobEncoded = this.method(JobServiceService.submitJob, encodeSubmitJobRequest, (bytes) =>
     SubmitJobResponse.decode(bytes),
-  );
-  private readonly submitJobWithoutSpec = this.method(JobServiceService.submitJob, encodeSubmitJobRequest, (bytes) =>
-    SubmitJobResponse.decode(withoutJobSpec(bytes)),
-  );
-  /** GetJob, decoding the answer without the job's spec (see {@link JobCallOpts.withSpec}). */
-  private readonly getJobWithoutSpec = this.method(JobServiceService.getJob, JobServiceService.getJob.requestSerialize, (bytes) =>
-    GetJobResponse.decode(withoutJobSpec(bytes)),
   );
 
   /** A unary JobService method with the given encoder and decoder. */

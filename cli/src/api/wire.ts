@@ -1,22 +1,15 @@
 import { SubmitJobRequest, type FetchItem, type FetchJobSpec, type JobSpec } from '@spindle/sdk';
 
 /**
- * Just enough of the protobuf wire format for the two costs of a big job that grow
- * with its items, measured on a 5,000-URL fetch:
- * - encoding the SubmitJobRequest: the SDK's encoder took 5-6 ms on the main thread
- *   and made V8 optimise its writer on background threads for 15 ms more; the items
- *   are written here in one pass into one buffer instead;
- * - the job's spec, which SubmitJob and GetJob answers echo back whole and which the
- *   CLI shows only in JSON output: decoding it took 4-10 ms each time, so it can be
- *   left out of the answer before decoding.
+ * Just enough of the protobuf wire format for the cost of a big job's SubmitJobRequest,
+ * which grows with its items: on a 5,000-URL fetch the SDK's encoder took 5-6 ms on the
+ * main thread and made V8 optimise its writer on background threads for 15 ms more; the
+ * items are written here in one pass into one buffer instead. (The answers' echo of the
+ * spec is left out by the coordinator itself when asked for JobView BASIC.)
  * Field numbers are the API's (proto/spindle/v1); wire.test.ts checks the results
  * against the SDK's own encoding.
  */
 
-/** `job` in SubmitJobResponse and GetJobResponse. */
-const RESPONSE_JOB_FIELD = 1;
-/** `spec` in Job. */
-const JOB_SPEC_FIELD = 6;
 /** `spec` in SubmitJobRequest. */
 const REQUEST_SPEC_FIELD = 2;
 /** `fetch` and `fetch_then_stats` in JobSpec; `fetch` in FetchThenStatsJobSpec. */
@@ -111,18 +104,6 @@ function rewriteField(
     parts.push(writeVarint(field * 8 + WIRE_LEN), writeVarint(payload.length), payload);
   }
   return Buffer.concat(parts);
-}
-
-/**
- * A serialized SubmitJobResponse or GetJobResponse without the job's spec; the
- * response as it came when it cannot be read (the SDK's decoder then reports it).
- */
-export function withoutJobSpec(response: Uint8Array): Uint8Array {
-  try {
-    return rewriteField(response, RESPONSE_JOB_FIELD, (job) => rewriteField(job, JOB_SPEC_FIELD, () => undefined));
-  } catch {
-    return response;
-  }
 }
 
 /** Bytes of `value` as a varint. */

@@ -73,7 +73,11 @@ export async function submitAndFollow(
   }
   view.end();
   if (opts.json) writeJsonLine(ctx.stdout, jobLine(finalJob));
-  const wanted = opts.results === 'failed' ? TaskState.TASK_STATE_FAILED : TaskState.TASK_STATE_UNSPECIFIED;
-  const tasks = await client.listAllResults(finalJob.id, wanted, { signal: ctx.signal });
+  let tasks: Task[] = [];
+  // Only the failed tasks wanted, and the ended job counts none: nothing to ask for.
+  if (opts.results !== 'failed' || finalJob.progress?.tasksFailed !== 0) {
+    const wanted = opts.results === 'failed' ? TaskState.TASK_STATE_FAILED : TaskState.TASK_STATE_UNSPECIFIED;
+    tasks = await client.listAllResults(finalJob.id, wanted, { signal: ctx.signal });
+  }
   return { kind: 'finished', job: finalJob, tasks, exitCode: exitCodeForJob(finalJob) };
 }

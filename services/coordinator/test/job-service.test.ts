@@ -2,6 +2,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import {
   createJobServiceClient,
   JobState,
+  JobView,
   WorkerKind,
   type JobEvent,
   type JobServiceClient,
@@ -68,6 +69,41 @@ describe('JobService', () => {
     );
     await expectStatus(submit({ name: '', kind: { $case: 'stats', value: { sources: [] } } }), status.INVALID_ARGUMENT, 'spec.stats.sources');
     await expectStatus(submit(stats(1), 'has space'), status.INVALID_ARGUMENT, 'request_id');
+  });
+
+  it('leaves the spec out of SubmitJob, RunJob and GetJob answers for JobView BASIC, and only then', async () => {
+    const spec = stats(3, 'views');
+    const full = await submit(spec, 'view-1');
+    expect(full.job!.spec).toEqual(spec);
+    const basic = await unary(client.submitJob.bind(client), { requestId: '', spec, view: JobView.JOB_VIEW_BASIC });
+    expect(basic.job).toMatchObject({ name: 'views', kind: 2, progress: { tasksTotal: 3 } });
+    expect(basic.job!.spec).toBeUndefined();
+    // The idempotent answer follows the view of the retry, not of the first call.
+    const again = await unary(client.submitJob.bind(client), { requestId: 'view-1', spec, view: JobView.JOB_VIEW_BASIC });
+    expect(again).toMatchObject({ created: false, job: { id: full.job!.id, spec: undefined } });
+
+    const get = (view?: JobView) => unary(client.getJob.bind(client), { jobId: full.job!.id, view });
+    expect((await get()).job!.spec).toEqual(spec);
+    expect((await get(JobView.JOB_VIEW_UNSPECIFIED)).job!.spec).toEqual(spec);
+    expect((await get(JobView.JOB_VIEW_FULL)).job!.spec).toEqual(spec);
+    const got = (await get(JobView.JOB_VIEW_BASIC)).job!;
+    expect(got.spec).toBeUndefined();
+    expect(got).toEqual({ ...(await get()).job!, spec: undefined });
+
+    const stream = client.runJob({ requestId: '', spec, view: JobView.JOB_VIEW_BASIC });
+    extra.push(() => stream.cancel());
+    const first = await new Promise((resolve, reject) => stream.once('data', resolve).once('error', reject));
+    expect(first).toMatchObject({ message: { $case: 'job', value: { name: 'views', spec: undefined } } });
+  });
+
+  it('rejects an unknown JobView with INVALID_ARGUMENT naming the field', async () => {
+    const { job } = await submit(stats(1));
+    await expectStatus(unary(client.getJob.bind(client), { jobId: job!.id, view: 7 as JobView }), status.INVALID_ARGUMENT, 'view');
+    await expectStatus(
+      unary(client.submitJob.bind(client), { requestId: '', spec: stats(1), view: 7 as JobView }),
+      status.INVALID_ARGUMENT,
+      'view',
+    );
   });
 
   it('refuses a job over the item limit with RESOURCE_EXHAUSTED', async () => {

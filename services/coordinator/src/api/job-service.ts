@@ -4,9 +4,10 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import { getErrorMessage, isSpindleError, toServiceError, type Logger } from '@spindle/runtime';
+import { getErrorMessage, invalidArgument, isSpindleError, toServiceError, type Logger } from '@spindle/runtime';
 import {
   ExportFormat,
+  JobView,
   type CancelJobRequest,
   type GetJobRequest,
   type JobEvent,
@@ -24,6 +25,20 @@ import {
 } from '@spindle/sdk';
 import type { JobManager } from '../jobs/job-manager';
 import { exportResults } from '../results/export';
+
+/** Whether an answer of `view` carries the job's spec; INVALID_ARGUMENT for an unknown view. */
+function includesSpec(view: JobView | undefined): boolean {
+  switch (view) {
+    case undefined:
+    case JobView.JOB_VIEW_UNSPECIFIED:
+    case JobView.JOB_VIEW_FULL:
+      return true;
+    case JobView.JOB_VIEW_BASIC:
+      return false;
+    default:
+      throw invalidArgument('view', `unknown JobView ${String(view)}`);
+  }
+}
 
 /**
  * The JobService protocol adapter: request validation lives in JobManager (which
@@ -82,12 +97,12 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
 
   return {
     submitJob: unary('SubmitJob', (req: SubmitJobRequest) =>
-      jobs.submit(req.requestId, req.spec),
+      jobs.submit(req.requestId, req.spec, includesSpec(req.view)),
     ),
     runJob(call: ServerWritableStream<RunJobRequest, RunJobResponse>) {
       const signal = callSignal(call);
       try {
-        const { job } = jobs.submit(call.request.requestId, call.request.spec);
+        const { job } = jobs.submit(call.request.requestId, call.request.spec, includesSpec(call.request.view));
         call.write({ message: { $case: 'job', value: job } });
         watchInto(call, job.id, 0, (e): RunJobResponse => ({ message: { $case: 'event', value: e } }), signal).catch((err) =>
           endWithError(call, 'RunJob', err),
@@ -105,7 +120,7 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
         endWithError(call, 'WatchJob', err),
       );
     },
-    getJob: unary('GetJob', (req: GetJobRequest) => ({ job: jobs.getJob(req.jobId) })),
+    getJob: unary('GetJob', (req: GetJobRequest) => ({ job: jobs.getJob(req.jobId, includesSpec(req.view)) })),
     listJobs: unary('ListJobs', (req: ListJobsRequest) => jobs.listJobs(req)),
     cancelJob: unary('CancelJob', (req: CancelJobRequest) => ({ job: jobs.cancel(req.jobId) })),
     listResults: unary('ListResults', (req: ListResultsRequest) => jobs.listResults(req)),

@@ -170,9 +170,10 @@ export class JobManager {
 
   /**
    * Accepts a job. With a request id already used, returns that job (created:
-   * false): the key makes retried submits safe.
+   * false): the key makes retried submits safe. `withSpec` false leaves the spec
+   * out of the job returned (JobView BASIC).
    */
-  submit(requestId: string, spec: JobSpec | undefined): { job: Job; created: boolean } {
+  submit(requestId: string, spec: JobSpec | undefined, withSpec = true): { job: Job; created: boolean } {
     if (!this.accepting) throw new SpindleError('UNAVAILABLE', 'coordinator is shutting down');
     if (requestId) {
       if (requestId.length > 128 || !/^[\x21-\x7e]+$/.test(requestId)) {
@@ -181,7 +182,7 @@ export class JobManager {
         });
       }
       const existing = this.store.getJobByRequestId(requestId);
-      if (existing) return { job: this.toJob(existing, true), created: false };
+      if (existing) return { job: this.toJob(existing, withSpec), created: false };
     }
     const id = randomUUID();
     const planned = planJob(spec, id, this.opts.limits);
@@ -230,7 +231,7 @@ export class JobManager {
     this.opts.metrics?.jobsSubmitted.inc({ kind: JobKind[row.kind] ?? String(row.kind) });
     this.logger.info({ jobId: id, kind: row.kind, tasks: planned.length }, 'job accepted');
     this.scheduleDispatch();
-    return { job: this.toJob(row, true), created: true };
+    return { job: this.toJob(row, withSpec), created: true };
   }
 
   private insertTask(job: ActiveJob, p: PlannedTask): void {
@@ -249,8 +250,8 @@ export class JobManager {
     this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0 });
   }
 
-  getJob(jobId: string): Job {
-    return this.toJob(this.requireJob(jobId), true);
+  getJob(jobId: string, withSpec = true): Job {
+    return this.toJob(this.requireJob(jobId), withSpec);
   }
 
   private requireJob(jobId: string): JobRow {

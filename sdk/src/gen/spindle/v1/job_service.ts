@@ -45,6 +45,48 @@ export const protobufPackage = "spindle.v1";
 
 export const protobufFileName = "spindle/v1/job_service.proto";
 
+/**
+ * How much of a job an answer carries. The spec echoes every item of the job
+ * (a 10,000-URL job is ~0.5 MB); clients that show totals only ask for BASIC.
+ */
+export enum JobView {
+  /** JOB_VIEW_UNSPECIFIED - The default: FULL. */
+  JOB_VIEW_UNSPECIFIED = 0,
+  /** JOB_VIEW_BASIC - The job without its spec. */
+  JOB_VIEW_BASIC = 1,
+  /** JOB_VIEW_FULL - The job with its spec. */
+  JOB_VIEW_FULL = 2,
+}
+
+export function jobViewFromJSON(object: any): JobView {
+  switch (object) {
+    case 0:
+    case "JOB_VIEW_UNSPECIFIED":
+      return JobView.JOB_VIEW_UNSPECIFIED;
+    case 1:
+    case "JOB_VIEW_BASIC":
+      return JobView.JOB_VIEW_BASIC;
+    case 2:
+    case "JOB_VIEW_FULL":
+      return JobView.JOB_VIEW_FULL;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum JobView");
+  }
+}
+
+export function jobViewToJSON(object: JobView): string {
+  switch (object) {
+    case JobView.JOB_VIEW_UNSPECIFIED:
+      return "JOB_VIEW_UNSPECIFIED";
+    case JobView.JOB_VIEW_BASIC:
+      return "JOB_VIEW_BASIC";
+    case JobView.JOB_VIEW_FULL:
+      return "JOB_VIEW_FULL";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum JobView");
+  }
+}
+
 /** Format of an exported results table. */
 export enum ExportFormat {
   /** EXPORT_FORMAT_UNSPECIFIED - Same as CSV. */
@@ -131,7 +173,11 @@ export interface SubmitJobRequest {
   /** Client-chosen idempotency key (1-128 printable ASCII characters); optional. */
   requestId: string;
   /** The job to run. */
-  spec?: JobSpec | undefined;
+  spec?:
+    | JobSpec
+    | undefined;
+  /** How much of the job the answer carries; unset or UNSPECIFIED = FULL. */
+  view?: JobView | undefined;
 }
 
 /** Response of SubmitJob. */
@@ -149,7 +195,11 @@ export interface RunJobRequest {
   /** Client-chosen idempotency key; optional. */
   requestId: string;
   /** The job to run. */
-  spec?: JobSpec | undefined;
+  spec?:
+    | JobSpec
+    | undefined;
+  /** How much of the job the first message carries; unset or UNSPECIFIED = FULL. */
+  view?: JobView | undefined;
 }
 
 /** One message of the RunJob stream. */
@@ -250,6 +300,8 @@ export interface JobEvent {
 export interface GetJobRequest {
   /** The job. */
   jobId: string;
+  /** How much of the job the answer carries; unset or UNSPECIFIED = FULL. */
+  view?: JobView | undefined;
 }
 
 /** Response of GetJob. */
@@ -371,7 +423,7 @@ export interface ListWorkersResponse {
 }
 
 function createBaseSubmitJobRequest(): SubmitJobRequest {
-  return { requestId: "", spec: undefined };
+  return { requestId: "", spec: undefined, view: undefined };
 }
 
 export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
@@ -381,6 +433,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.spec !== undefined) {
       JobSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.view !== undefined) {
+      writer.uint32(24).int32(message.view);
     }
     return writer;
   },
@@ -414,6 +469,14 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.spec = JobSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -434,6 +497,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         ? globalThis.String(object.request_id)
         : "",
       spec: isSet(object.spec) ? JobSpec.fromJSON(object.spec) : undefined,
+      view: isSet(object.view) ? jobViewFromJSON(object.view) : undefined,
     };
   },
 
@@ -445,6 +509,9 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.spec !== undefined) {
       obj.spec = JobSpec.toJSON(message.spec);
     }
+    if (message.view !== undefined) {
+      obj.view = jobViewToJSON(message.view);
+    }
     return obj;
   },
 
@@ -455,6 +522,7 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     const message = createBaseSubmitJobRequest();
     message.requestId = object.requestId ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? JobSpec.fromPartial(object.spec) : undefined;
+    message.view = object.view ?? undefined;
     return message;
   },
 };
@@ -545,7 +613,7 @@ export const SubmitJobResponse: MessageFns<SubmitJobResponse> = {
 };
 
 function createBaseRunJobRequest(): RunJobRequest {
-  return { requestId: "", spec: undefined };
+  return { requestId: "", spec: undefined, view: undefined };
 }
 
 export const RunJobRequest: MessageFns<RunJobRequest> = {
@@ -555,6 +623,9 @@ export const RunJobRequest: MessageFns<RunJobRequest> = {
     }
     if (message.spec !== undefined) {
       JobSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.view !== undefined) {
+      writer.uint32(24).int32(message.view);
     }
     return writer;
   },
@@ -588,6 +659,14 @@ export const RunJobRequest: MessageFns<RunJobRequest> = {
             message.spec = JobSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -608,6 +687,7 @@ export const RunJobRequest: MessageFns<RunJobRequest> = {
         ? globalThis.String(object.request_id)
         : "",
       spec: isSet(object.spec) ? JobSpec.fromJSON(object.spec) : undefined,
+      view: isSet(object.view) ? jobViewFromJSON(object.view) : undefined,
     };
   },
 
@@ -619,6 +699,9 @@ export const RunJobRequest: MessageFns<RunJobRequest> = {
     if (message.spec !== undefined) {
       obj.spec = JobSpec.toJSON(message.spec);
     }
+    if (message.view !== undefined) {
+      obj.view = jobViewToJSON(message.view);
+    }
     return obj;
   },
 
@@ -629,6 +712,7 @@ export const RunJobRequest: MessageFns<RunJobRequest> = {
     const message = createBaseRunJobRequest();
     message.requestId = object.requestId ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? JobSpec.fromPartial(object.spec) : undefined;
+    message.view = object.view ?? undefined;
     return message;
   },
 };
@@ -1399,13 +1483,16 @@ export const JobEvent: MessageFns<JobEvent> = {
 };
 
 function createBaseGetJobRequest(): GetJobRequest {
-  return { jobId: "" };
+  return { jobId: "", view: undefined };
 }
 
 export const GetJobRequest: MessageFns<GetJobRequest> = {
   encode(message: GetJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.jobId !== "") {
       writer.uint32(10).string(message.jobId);
+    }
+    if (message.view !== undefined) {
+      writer.uint32(16).int32(message.view);
     }
     return writer;
   },
@@ -1431,6 +1518,14 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
             message.jobId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1450,6 +1545,7 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
         : isSet(object.job_id)
         ? globalThis.String(object.job_id)
         : "",
+      view: isSet(object.view) ? jobViewFromJSON(object.view) : undefined,
     };
   },
 
@@ -1457,6 +1553,9 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
     const obj: any = {};
     if (message.jobId !== "") {
       obj.jobId = message.jobId;
+    }
+    if (message.view !== undefined) {
+      obj.view = jobViewToJSON(message.view);
     }
     return obj;
   },
@@ -1467,6 +1566,7 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
   fromPartial<I extends Exact<DeepPartial<GetJobRequest>, I>>(object: I): GetJobRequest {
     const message = createBaseGetJobRequest();
     message.jobId = object.jobId ?? "";
+    message.view = object.view ?? undefined;
     return message;
   },
 };
@@ -2743,7 +2843,7 @@ export const JobServiceService = {
     responseSerialize: (value: WatchJobResponse): Buffer => Buffer.from(WatchJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchJobResponse => WatchJobResponse.decode(value),
   },
-  /** Returns one job with its spec and progress. */
+  /** Returns one job with its progress, and its spec unless `view` is BASIC. */
   getJob: {
     path: "/spindle.v1.JobService/GetJob" as const,
     requestStream: false as const,
@@ -2826,7 +2926,7 @@ export interface JobServiceServer extends UntypedServiceImplementation {
    * last `seq` you saw to miss nothing.
    */
   watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse>;
-  /** Returns one job with its spec and progress. */
+  /** Returns one job with its progress, and its spec unless `view` is BASIC. */
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
   /** Lists jobs, newest first, a page at a time. */
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
@@ -2884,7 +2984,7 @@ export interface JobServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchJobResponse>;
-  /** Returns one job with its spec and progress. */
+  /** Returns one job with its progress, and its spec unless `view` is BASIC. */
   getJob(
     request: GetJobRequest,
     callback: (error: ServiceError | null, response: GetJobResponse) => void,
