@@ -249,7 +249,12 @@ export interface TaskAssignment {
   attempt: number;
   /** The job the task belongs to. */
   jobId: string;
-  /** Finish by then or the coordinator may treat the attempt as timed out. */
+  /**
+   * Reserved for a per-attempt deadline. This coordinator leaves it unset: an
+   * attempt ends by its lease (heartbeats) or by the task's own limits
+   * (FetchOptions.total_timeout_ms). A worker that gets one should stop the
+   * attempt by then and report it failed.
+   */
   deadline?:
     | Date
     | undefined;
