@@ -190,12 +190,12 @@ export interface PlannedFileName {
  * Runs in O(items) (plus the numbered names tried), so 100,000 identical names
  * are fine.
  */
-export function planFileNames(items: ReadonlyArray<{ fileName: string; url: string }>): PlannedFileName[] {
+export function planFileNames(items: ReadonlyArray<{ fileName: string; url: string | URL }>): PlannedFileName[] {
   const base: PlannedFileName[] = items.map((item) => {
     if (item.fileName !== '') return { name: sanitizeFileName(item.fileName), fromResponse: false };
     let raw = '';
     try {
-      raw = fileNameFromUrl(new URL(item.url));
+      raw = fileNameFromUrl(typeof item.url === 'string' ? new URL(item.url) : item.url);
     } catch {
       // An invalid URL is the caller's error to report; it still gets a name here.
     }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { JobKind, JobState, TaskKind } from '@spindle/sdk';
+import { JobKind, JobState, TaskKind, TaskState } from '@spindle/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Checkpointer, SqliteStore } from '@spindle/coordinator';
 import { waitFor } from '../../../test/helpers/grpc';
@@ -38,6 +38,34 @@ describe('SqliteStore WAL checkpoints', () => {
       const reader = new Database(file, { readonly: true });
       expect(reader.prepare('SELECT count(*) FROM tasks').pluck().get()).toBe(2000);
       reader.close();
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores many tasks, a multi-row statement at a time, as one statement each would', () => {
+    const store = new SqliteStore(path.join(tmp(), 'c.db'));
+    try {
+      // 2 full batches of 50 and a remainder of 23; each task its own spec bytes.
+      const tasks = Array.from({ length: 123 }, (_, i) => ({
+        id: `j/f/${i}`,
+        job_id: 'j',
+        idx: i,
+        kind: i % 2 === 0 ? TaskKind.TASK_KIND_FETCH : TaskKind.TASK_KIND_STATS,
+        target: `http://x/${i}`,
+        spec: Buffer.from(`spec ${i}`),
+      }));
+      store.transaction(() => {
+        store.insertJob({ id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_QUEUED, name: 'n', spec: Buffer.alloc(1), create_ms: 1 });
+        store.insertTasks(tasks);
+      });
+      for (const t of tasks) {
+        expect(store.getTask(t.id)).toMatchObject({ ...t, spec: Buffer.from(t.spec), state: TaskState.TASK_STATE_PENDING, attempt: 0, worker_id: '' });
+      }
+      expect(store.taskCounts('j').byState.get(TaskState.TASK_STATE_PENDING)).toBe(123);
+      // A duplicate id fails the statement and, inside a transaction section, leaves nothing of it.
+      expect(() => store.transaction(() => store.insertTasks([{ ...tasks[0]!, id: 'j/f/new', idx: 500 }, ...tasks.slice(1, 50)]))).toThrow(/UNIQUE/);
+      expect(store.getTask('j/f/new')).toBeUndefined();
     } finally {
       store.close();
     }

@@ -22,7 +22,7 @@ import {
   type WorkerHello,
   type WorkerInfo,
 } from '@spindle/sdk';
-import type { SqliteStore, JobRow, TaskRow } from '../store/sqlite-store';
+import type { SqliteStore, JobRow, NewTask, TaskRow } from '../store/sqlite-store';
 import { TaskQueue, type QueuedTask } from '../scheduler/task-queue';
 import { WorkerSession, type Lease, type SessionTransport } from '../sessions/worker-session';
 import type { CoordinatorMetrics } from '../metrics';
@@ -218,7 +218,8 @@ export class JobManager {
     };
     this.store.transaction(() => {
       this.store.insertJob(row);
-      for (const p of planned) this.insertTask(job, p);
+      this.store.insertTasks(planned.map((p) => this.newTask(job, p)));
+      job.pending += planned.length;
       this.appendEvent(job, {
         $case: 'stateChanged',
         value: { state: JobState.JOB_STATE_QUEUED, progress: this.progressOf(job) },
@@ -235,15 +236,19 @@ export class JobManager {
   }
 
   private insertTask(job: ActiveJob, p: PlannedTask): void {
-    this.store.insertTask({
+    this.store.insertTask(this.newTask(job, p));
+    job.pending++;
+  }
+
+  private newTask(job: ActiveJob, p: PlannedTask): NewTask {
+    return {
       id: makeTaskId(job.row.id, p.kind, p.idx),
       job_id: job.row.id,
       idx: p.idx,
       kind: p.kind,
       target: p.target,
       spec: p.spec,
-    });
-    job.pending++;
+    };
   }
 
   private enqueue(job: ActiveJob, p: PlannedTask): void {
