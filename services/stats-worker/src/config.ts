@@ -20,6 +20,8 @@ const envSchema = workerEnvSchema.extend({
   SPINDLE_STATS_ALLOW_PRIVATE: BoolEnv.default(false),
   /** URL sources: time to the response headers, and longest silence in the body, in ms. */
   SPINDLE_STATS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** URL sources: longest a source may take from the request to its last byte, in ms. */
+  SPINDLE_STATS_HTTP_TOTAL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30 * 60_000),
 });
 
 /** The stats worker's validated configuration. */
@@ -31,6 +33,7 @@ export interface StatsWorkerConfig extends WorkerConfig {
   allowLoopback: boolean;
   allowPrivate: boolean;
   httpTimeoutMs: number;
+  httpTotalTimeoutMs: number;
 }
 
 /** Reads the configuration from environment variables; throws ConfigError or RangeError. */
@@ -49,5 +52,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): StatsWorkerCon
     allowLoopback: e.SPINDLE_STATS_ALLOW_LOOPBACK,
     allowPrivate: e.SPINDLE_STATS_ALLOW_PRIVATE,
     httpTimeoutMs: e.SPINDLE_STATS_HTTP_TIMEOUT_MS,
+    httpTotalTimeoutMs: e.SPINDLE_STATS_HTTP_TOTAL_TIMEOUT_MS,
   });
 }

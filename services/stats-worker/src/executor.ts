@@ -137,6 +137,7 @@ class StatsExecutor implements TaskExecutor<StatsTask> {
       allowPrivate: false,
       headersTimeoutMs: 30_000,
       bodyTimeoutMs: 30_000,
+      totalTimeoutMs: 30 * 60_000,
       ...options.egress,
     };
     this.#pool = createStatsPool({ threads, filename: options.threadFilename });

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       allowPrivate: config.allowPrivate,
       headersTimeoutMs: config.httpTimeoutMs,
       bodyTimeoutMs: config.httpTimeoutMs,
+      totalTimeoutMs: config.httpTotalTimeoutMs,
     },
   });
   const worker = await runWorker({

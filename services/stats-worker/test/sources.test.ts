@@ -18,6 +18,8 @@ let strict: TaskExecutor<StatsTask>;
 let lenient: TaskExecutor<StatsTask>;
 /** Loopback and private addresses allowed: only the always-forbidden ranges are left. */
 let permissive: TaskExecutor<StatsTask>;
+/** Loopback allowed, and a URL source may take 300 ms in all. */
+let hurried: TaskExecutor<StatsTask>;
 
 const urlTask = (url: string): StatsTask => ({ source: { source: { $case: 'url', value: url } } });
 
@@ -44,6 +46,14 @@ beforeAll(async () => {
       case '/binary.csv':
         res.end(Buffer.from([0x61, 0x0a, 0x00, 0xff, 0x10]));
         return;
+      case '/endless.csv': {
+        // A row every 20 ms for as long as the client listens: never idle, never done.
+        res.write('n,v\n');
+        let n = 0;
+        const timer = setInterval(() => res.write(`${n++},1\n`), 20);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       default:
         res.writeHead(404).end('no');
     }
@@ -57,10 +67,11 @@ beforeAll(async () => {
     threads: 1,
     egress: { allowLoopback: true, allowPrivate: true },
   });
+  hurried = statsWorker.createStatsExecutor({ dataRoot: root, threads: 1, egress: { allowLoopback: true, totalTimeoutMs: 300 } });
 });
 
 afterAll(async () => {
-  await Promise.all([strict?.close(), lenient?.close(), permissive?.close()]);
+  await Promise.all([strict?.close(), lenient?.close(), permissive?.close(), hurried?.close()]);
   await new Promise((resolve) => server?.close(resolve));
   await cleanup?.();
 });
@@ -109,6 +120,15 @@ describe('URL sources (real HTTP server)', () => {
     expect(refused).toMatchObject({ code: 'PATH_FORBIDDEN', retryable: false });
     expect(refused.message).toMatch(/link-local, metadata or reserved|metadata service/);
   });
+
+  it('ends a source that keeps sending past the total timeout with a retryable TIMEOUT', async () => {
+    // Rows keep coming, so the idle timeout (30 s) never trips: the total one must.
+    const err = expectError(await hurried.run(urlTask(`${base}/endless.csv`), makeContext().ctx));
+    expect(err).toMatchObject({ code: 'TIMEOUT', retryable: true });
+    expect(err.message).toMatch(/endless\.csv: not complete after 300 ms/);
+    // A source that completes in time is not affected.
+    expectCsvStats(expectStats(await hurried.run(urlTask(`${base}/a.csv`), makeContext().ctx)));
+  }, 30_000);
 
   it('reports HTTP errors with their status; 5xx is retryable, 404 is not', async () => {
     expect(expectError(await lenient.run(urlTask(`${base}/missing.csv`), makeContext().ctx))).toMatchObject({

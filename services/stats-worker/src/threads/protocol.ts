@@ -56,6 +56,8 @@ export interface EgressOptions {
   /** Limits of one HTTP exchange, in ms. */
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+  /** Longest a URL source may take, from the request to its last byte, in ms. */
+  totalTimeoutMs: number;
 }
 
 /** What the executor sends to a thread. */

@@ -195,6 +195,7 @@ async function guessStart(handle: fs.FileHandle, request: StatsRangeRequest): Pr
 async function statsOfStream(request: StatsStreamRequest, port: MessagePort): Promise<StatsStreamResponse> {
   let handle: fs.FileHandle | null = null;
   let agent: Agent | null = null;
+  let totalTimer: NodeJS.Timeout | undefined;
   let sourceBytes = 0;
   try {
     let body: AsyncIterable<Uint8Array>;
@@ -214,7 +215,15 @@ async function statsOfStream(request: StatsStreamRequest, port: MessagePort): Pr
         headersTimeout: egress.headersTimeoutMs,
         bodyTimeout: egress.bodyTimeoutMs,
       });
-      body = await openUrl(parsed, agent, undici.request);
+      // The idle timeout does not end a server that keeps sending (a CSV without end): the
+      // whole source, redirects included, gets totalTimeoutMs; undici then fails the body
+      // with this reason.
+      const total = new AbortController();
+      totalTimer = setTimeout(
+        () => total.abort(new StatsError('TIMEOUT', `not complete after ${egress.totalTimeoutMs} ms`)),
+        egress.totalTimeoutMs,
+      );
+      body = await openUrl(parsed, agent, undici.request, total.signal);
     }
     const counted = countBytes(body, (n) => (sourceBytes += n));
     const csv = await maybeGunzip(counted, /\.gz$/i.test(urlPath(request)));
@@ -223,6 +232,7 @@ async function statsOfStream(request: StatsStreamRequest, port: MessagePort): Pr
   } catch (err) {
     return streamError(err, request.source);
   } finally {
+    clearTimeout(totalTimer);
     await handle?.close();
     await agent?.destroy().catch(() => undefined);
   }
@@ -242,10 +252,16 @@ async function openUrl(
   url: URL,
   agent: Agent,
   request: typeof import('undici').request,
+  signal: AbortSignal,
 ): Promise<AsyncIterable<Uint8Array>> {
   let current = url;
   for (let hop = 0; hop <= 5; hop++) {
-    const response = await request(current, { dispatcher: agent, method: 'GET', headers: { 'accept-encoding': 'identity' } });
+    const response = await request(current, {
+      dispatcher: agent,
+      method: 'GET',
+      headers: { 'accept-encoding': 'identity' },
+      signal,
+    });
     const status = response.statusCode;
     if (status >= 300 && status < 400 && response.headers.location !== undefined) {
       await response.body.dump();
