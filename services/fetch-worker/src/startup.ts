@@ -3,6 +3,7 @@
  * module so that it applies to their loading too. Not for library use: it
  * changes the whole process.
  */
-import { pinYoungGeneration } from './heap-governor';
+import { pinYoungGeneration, serialScavenges } from './heap-governor';
 
 pinYoungGeneration();
+serialScavenges();

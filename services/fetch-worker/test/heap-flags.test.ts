@@ -16,8 +16,12 @@ async function youngGenerationAfterChurn(pin: boolean): Promise<number> {
   const script = `
     const v8 = require('node:v8');
     const { Worker } = require('node:worker_threads');
-    const { pinYoungGeneration, restoreHeapFlags } = require(${JSON.stringify(GOVERNOR)});
-    if (${pin}) pinYoungGeneration();
+    const { pinYoungGeneration, restoreHeapFlags, serialScavenges } = require(${JSON.stringify(GOVERNOR)});
+    // As startup.ts does: restoreHeapFlags must set every flag again, not only the last.
+    if (${pin}) {
+      pinYoungGeneration();
+      serialScavenges();
+    }
     const worker = new Worker('setTimeout(() => {}, 50)', { eval: true });
     worker.once('online', restoreHeapFlags);
     worker.once('exit', () => {
