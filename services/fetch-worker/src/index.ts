@@ -4,5 +4,4 @@
  * hands it to the runtime's worker connection.
  */
 export { adaptivePrefetch, createFetchExecutor, FETCH_EXECUTOR_DEFAULTS, PREFETCH_COVER_MS, type FetchExecutorOptions } from './executor';
-export { classifyAddress, type AddressClass } from './fetch/url-policy';
 export { loadConfig, executorOptionsOf, type FetchWorkerConfig } from './config';

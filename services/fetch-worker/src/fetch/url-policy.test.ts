@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAddress, EgressPolicy } from './url-policy';
+import { classifyAddress } from '@spindle/runtime/egress';
+import { EgressPolicy } from './url-policy';
 import { FetchError } from './error-codes';
 
 describe('EgressPolicy', () => {

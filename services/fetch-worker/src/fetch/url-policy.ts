@@ -12,8 +12,6 @@ import { FetchError } from './error-codes';
  * address is refused too.
  */
 
-export { classifyAddress, type AddressClass } from '@spindle/runtime/egress';
-
 /** Which non-public destinations are allowed. */
 export type EgressPolicyOptions = EgressRules;
 
