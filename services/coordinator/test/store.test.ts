@@ -1,22 +1,14 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { JobKind, JobState, TaskKind, TaskState } from '@spindle/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Checkpointer, SqliteStore } from '@spindle/coordinator';
 import { waitFor } from '../../../test/helpers/grpc';
+import { makeTempDir } from '../../../test/helpers/temp-dir';
 
 describe('SqliteStore WAL checkpoints', () => {
-  const dirs: string[] = [];
-  const tmp = () => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'spindle-store-'));
-    dirs.push(d);
-    return d;
-  };
-  afterEach(() => {
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  });
+  const tmp = () => makeTempDir('spindle-store-');
 
   it('copies committed pages into the database file on its own thread, not in COMMIT', async () => {
     const file = path.join(tmp(), 'c.db');
