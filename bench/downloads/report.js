@@ -39,8 +39,9 @@ console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 const summary = [];
 for (const [workload, rows] of byWorkload) {
   // The -q case is Spindle's row for the ratios: the peers run silent too.
-  const spindle = rows.find((r) => r.tool.startsWith('spindle fetch -q') && r.median_s);
+  const spindle = rows.find((r) => r.tool.startsWith('spindle fetch -q (') && r.median_s);
   const lines = rows.find((r) => r.tool.startsWith('spindle fetch, a line') && r.median_s);
+  const noCa = rows.find((r) => r.tool.startsWith('spindle fetch -q, node without') && r.median_s);
   const order = (r) =>
     r === spindle ? 0 : r.tool.startsWith('spindle') ? 1 : r.tool.startsWith('curl') ? 2 : r.tool.startsWith('aria2c') ? 3 : r.baseline ? 4 : 5;
   for (const r of [...rows].sort((a, b) => order(a) - order(b))) {
@@ -68,15 +69,16 @@ for (const [workload, rows] of byWorkload) {
     summary.push(
       `| ${workload.split(' ')[0]} | ${fmt(spindle.median_s)} | ${curl ? fmt(curl.median_s / spindle.median_s, 2) : ''} | ` +
         `${aria ? fmt(aria.median_s / spindle.median_s, 2) : ''} | ${seed ? fmt(seed.median_s / spindle.median_s, 2) : ''} | ` +
-        `${cp ? `${fmt(cp.median_s)} s → ${fmt(spindle.median_s / cp.median_s, 1)}×` : ''} | ${lines ? fmt(lines.median_s) : ''} |`,
+        `${cp ? `${fmt(cp.median_s)} s → ${fmt(spindle.median_s / cp.median_s, 1)}×` : ''} | ${lines ? fmt(lines.median_s) : ''} | ` +
+        `${noCa ? `${fmt(noCa.median_s)} (× curl ${curl ? fmt(curl.median_s / noCa.median_s, 2) : ''})` : ''} |`,
     );
   }
 }
 console.log('');
 console.log(
-  '| workload | Spindle (-q) median s | × curl --parallel | × aria2c | × tutorial (seed) | `cp -r` floor → Spindle is … slower | Spindle with a line per item, s |',
+  '| workload | Spindle (-q) median s | × curl --parallel | × aria2c | × tutorial (seed) | `cp -r` floor → Spindle is … slower | Spindle with a line per item, s | Spindle (-q) without NODE_EXTRA_CA_CERTS, s |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const line of summary) console.log(line);
 console.log('');
 console.log('Physical limits measured in the same run:');
