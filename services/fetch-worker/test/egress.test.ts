@@ -62,7 +62,7 @@ describe('fetch executor: egress policy', () => {
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
     });
     const outcome = await open.run(fetchTask(`${server.origin}/innocent`), taskContext());
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'POLICY' } });
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'POLICY', httpStatus: 302 } });
     expect(server.requests).toEqual(['GET /innocent']);
   });
 

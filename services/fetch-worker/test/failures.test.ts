@@ -55,7 +55,8 @@ describe('fetch executor: failures become task errors', () => {
       res.write(randomBytes(10_000), () => res.destroy());
     });
     const outcome = await fx.executor.run(fetchTask(`${fx.server.origin}/cut.bin`, { outputDir: 'cut' }), taskContext());
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true } });
+    // The error names the status the response had, although the failure came after it.
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED', retryable: true, httpStatus: 200 } });
     expect(await listDir(path.join(fx.dataRoot, 'cut'))).toEqual([]);
   });
 
@@ -150,7 +151,7 @@ describe('fetch executor: failures become task errors', () => {
       fetchTask(`${fx.server.origin}/endless.bin`, { outputDir: 'big2' }),
       taskContext(),
     );
-    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TOO_LARGE', retryable: false } });
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TOO_LARGE', retryable: false, httpStatus: 200 } });
     expect(await listDir(path.join(fx.dataRoot, 'big2'))).toEqual([]);
   });
 
@@ -218,6 +219,57 @@ describe('fetch executor: failures become task errors', () => {
     });
     expect(await listDir(path.join(fx.dataRoot, 'stall'))).toEqual([]);
   });
+
+  it('reports a slow drip that falls below the idle timeout as TIMEOUT, with the status it had', async () => {
+    let sent = 0;
+    fx.server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-length': 1000 });
+      // Five bytes 50 ms apart (within the idle timeout), then one every 1.5 s: beyond it
+      // by more than the ~1 s granularity of undici's timers (see FetchOptions).
+      const drip = (): void => {
+        if (res.destroyed) return;
+        res.write('.');
+        sent++;
+        timer = setTimeout(drip, sent < 5 ? 50 : 1500);
+      };
+      let timer = setTimeout(drip, 0);
+      res.on('close', () => clearTimeout(timer));
+    });
+    const outcome = await fx.executor.run(
+      fetchTask(`${fx.server.origin}/drip.bin`, { outputDir: 'drip', options: fetchOptions({ idleTimeoutMs: 300 }) }),
+      taskContext(),
+    );
+    expect(outcome).toMatchObject({
+      $case: 'error',
+      value: { code: 'TIMEOUT', retryable: true, httpStatus: 200, message: expect.stringContaining('UND_ERR_BODY_TIMEOUT') },
+    });
+    expect(sent).toBeGreaterThanOrEqual(5);
+    expect(await listDir(path.join(fx.dataRoot, 'drip'))).toEqual([]);
+  });
+
+  it.each([
+    [404, undefined, false, 0],
+    [503, '7', true, 7000],
+  ])(
+    'reports HTTP %i whose body trickles as that status (not an idle TIMEOUT), Retry-After %s kept',
+    async (status, retryAfter, retryable, retryAfterMs) => {
+      fx.server = await startServer((_req, res) => {
+        res.writeHead(status, retryAfter === undefined ? {} : { 'retry-after': retryAfter });
+        const timer = setInterval(() => res.write('.'), 100);
+        res.on('close', () => clearInterval(timer));
+      });
+      const outcome = await fx.executor.run(
+        fetchTask(`${fx.server.origin}/slow-error`, {
+          options: fetchOptions({ idleTimeoutMs: 5000, totalTimeoutMs: 20_000 }),
+        }),
+        taskContext(),
+      );
+      expect(outcome).toMatchObject({
+        $case: 'error',
+        value: { code: 'HTTP_STATUS', retryable, httpStatus: status, retryAfterMs },
+      });
+    },
+  );
 
   it('reports missing response headers as TIMEOUT (headers timeout)', async () => {
     fx.server = await startServer(() => {

@@ -162,6 +162,10 @@ export interface RangeServerOptions {
    * connection open until the test calls `reset()` (`{ 0: 1_000_000 }`).
    */
   holdAfter?: Record<number, number>;
+  /** A 206 carries at most this many bytes (as servers that cap open-ended ranges do). */
+  maxRangeBytes?: number;
+  /** Serve the range whatever If-Range says (a server that ignores it). @default false */
+  ignoreIfRange?: boolean;
 }
 
 /**
@@ -190,18 +194,20 @@ export function rangeHandler(options: RangeServerOptions): {
     if (etag !== '') headers.etag = etag;
     if (ranges) headers['accept-ranges'] = 'bytes';
     let start = 0;
+    let end = body.length;
     let status = 200;
     const m = ranges && typeof range === 'string' ? /^bytes=(\d+)-$/.exec(range) : null;
-    if (m !== null && (ifRange === undefined || ifRange === etag)) {
+    if (m !== null && (ifRange === undefined || ifRange === etag || options.ignoreIfRange === true)) {
       start = Number(m[1]);
       if (start >= body.length) {
         res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
         return;
       }
       status = 206;
-      headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+      end = Math.min(body.length, start + (options.maxRangeBytes ?? body.length));
+      headers['content-range'] = `bytes ${start}-${end - 1}/${body.length}`;
     }
-    const part = body.subarray(start);
+    const part = body.subarray(start, end);
     headers['content-length'] = part.length;
     res.writeHead(status, headers);
     const hold = options.holdAfter?.[n];

@@ -135,6 +135,59 @@ describe('fetch executor: resuming a retried download', () => {
     expect(await listDir(path.join(fx.dataRoot, 'changed'))).toEqual(['data.bin']);
   });
 
+  it('starts over when the 206 stops before the end of the file (a server capping ranges): never a short file', async () => {
+    const seen = await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT }, maxRangeBytes: 100_000 });
+    const [first, second] = await attempts('capped', 2);
+    expect(first).toMatchObject({ $case: 'error', value: { code: 'TRUNCATED' } });
+    expect(seen.map((s) => s.range)).toEqual([undefined, `bytes=${CUT}-`, undefined]);
+    expect(second).toMatchObject({ $case: 'fetch', value: { bytes: BODY.length, sha256: sha256(BODY), resumedBytes: 0 } });
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'capped', 'data.bin')))).toBe(sha256(BODY));
+    expect(await listDir(path.join(fx.dataRoot, 'capped'))).toEqual(['data.bin']);
+  });
+
+  it('starts over when a server ignoring If-Range sends another version as 206: no spliced file', async () => {
+    const next = randomBytes(BODY.length);
+    let version = 1;
+    const seen = await serve({
+      body: () => (version === 1 ? BODY : next),
+      etag: () => `"v${version}"`,
+      holdAfter: { 0: CUT },
+      ignoreIfRange: true,
+    });
+    await attempts('spliced', 1);
+    version = 2;
+    const second = await fx.executor.run(
+      fetchTask(`${fx.server!.origin}/data.bin`, { outputDir: 'spliced', maxAttempts: 3 }),
+      taskContext({ taskId: 'job-r/f/spliced', attempt: 2 }),
+    );
+    expect(seen.map((s) => s.ifRange)).toEqual([undefined, '"v1"', undefined]);
+    expect(second).toMatchObject({ $case: 'fetch', value: { bytes: next.length, sha256: sha256(next), resumedBytes: 0 } });
+    expect(sha256(await fs.readFile(path.join(fx.dataRoot, 'spliced', 'data.bin')))).toBe(sha256(next));
+  });
+
+  it('a 206 covering the whole resource answers a request without Range: the file is complete', async () => {
+    fx.server = await startServer((_req, res) => {
+      res.writeHead(206, { 'content-range': `bytes 0-${BODY.length - 1}/${BODY.length}`, 'content-length': BODY.length });
+      res.end(BODY);
+    });
+    const [whole] = await attempts('whole206', 1);
+    expect(whole).toMatchObject({ $case: 'fetch', value: { bytes: BODY.length, sha256: sha256(BODY), httpStatus: 206 } });
+  });
+
+  it('a part of the resource sent as 206 to a request without Range fails at once as PROTOCOL (no request loop)', async () => {
+    let requests = 0;
+    fx.server = await startServer((_req, res) => {
+      requests++;
+      res.writeHead(206, { 'content-range': `bytes 0-9/${BODY.length}`, 'content-length': 10 });
+      res.end(BODY.subarray(0, 10));
+    });
+    const [part] = await attempts('part206', 1);
+    expect(part).toMatchObject({ $case: 'error', value: { code: 'PROTOCOL', retryable: false, httpStatus: 206 } });
+    expect(part?.$case === 'error' ? part.value.message : '').toContain(`bytes 0-9/${BODY.length}`);
+    expect(requests).toBe(1);
+    expect(await listDir(path.join(fx.dataRoot, 'part206'))).toEqual([]);
+  });
+
   it('starts over after 416 (the kept prefix no longer fits the resource)', async () => {
     const short = randomBytes(CUT - 100);
     let shrink = false;

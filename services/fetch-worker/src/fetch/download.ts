@@ -13,6 +13,7 @@ import {
   FetchError,
   fileSystemError,
   httpStatusError,
+  withHttpStatus,
   type FailurePhase,
 } from './error-codes';
 import {
@@ -156,6 +157,8 @@ const SPILL_BYTES = 256 * 1024;
 const HIGH_WATER_BYTES = 1024 * 1024;
 /** Bodies of redirects and error responses are read (keeping the connection) up to this. */
 const DISCARD_LIMIT_BYTES = 64 * 1024;
+/** …and for at most this long, after which the connection is closed instead. */
+const DISCARD_TIMEOUT_MS = 1000;
 /** A partial body is kept for resumption only from this size on; below it, starting over is as cheap. */
 const MIN_RESUME_BYTES = SPILL_BYTES;
 /** Read size when hashing a file already on disk. */
@@ -200,6 +203,8 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
   const { limits } = job;
   const partPath = inDir(job, `${job.tempStem}.${job.attempt}.part`);
   let hop: Hop | null = null;
+  /** The last HTTP status of this attempt (a redirect's too), for errors after it. */
+  let lastStatus = 0;
   let stopReason: FetchError | null = null;
   const stop = (reason: FetchError): void => {
     if (stopReason !== null) return;
@@ -238,6 +243,7 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
       } finally {
         // A hop that never wrote (or only buffered in memory) left the claimed prefix as it was.
         if (hop.touchedDisk) disk = hop.diskState() ?? disk;
+        lastStatus = hop.status || lastStatus;
         hop = null;
       }
       switch (outcome.type) {
@@ -304,9 +310,9 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
       }
     }
   } catch (err) {
-    const error = classifyError(err, job.url);
+    const error = withHttpStatus(classifyError(err, job.url), lastStatus);
     const failure = error.code === 'POLICY' && !error.message.includes(job.url)
-      ? new FetchError('POLICY', `GET ${job.url}: ${error.message}`, { cause: error })
+      ? new FetchError('POLICY', `GET ${job.url}: ${error.message}`, { cause: error, httpStatus: error.httpStatus })
       : error;
     settlePartial(job, partPath, disk, failure, env.partials);
     throw failure;
@@ -753,6 +759,8 @@ class Hop implements Dispatcher.DispatchHandler {
   #abortReason: Error | null = null;
   #decided: Exclude<HopOutcome, FileOutcome> | null = null;
   #discarded = 0;
+  /** Bounds the reading of a body that is being dropped (see DISCARD_TIMEOUT_MS). */
+  #discardTimer: NodeJS.Timeout | null = null;
   #status = 0;
   /** Body bytes so far, the resumed prefix included. */
   #bytes = 0;
@@ -794,6 +802,11 @@ class Hop implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     this.#existing = existing;
     this.#progress = progress;
+  }
+
+  /** The response's HTTP status; 0 before the headers arrived. */
+  get status(): number {
+    return this.#status;
   }
 
   /** Whether this hop wrote to the part file (then {@link diskState} says what is there). */
@@ -862,7 +875,14 @@ class Hop implements Dispatcher.DispatchHandler {
     } else {
       this.#decided = { type: 'status', status: statusCode, retryAfter: headerValue(headers, 'retry-after') };
     }
-    if (length !== null && length > DISCARD_LIMIT_BYTES) this.#settleDecided(controller, true);
+    if (length !== null && length > DISCARD_LIMIT_BYTES) {
+      this.#settleDecided(controller, true);
+      return;
+    }
+    // The status is known: reading the rest of the body only keeps the connection.
+    // A body that trickles is not worth a slot (nor the idle timeout, which would
+    // report a TIMEOUT instead of the status): past this, the connection goes.
+    this.#discardTimer = setTimeout(() => this.#settleDecided(controller, true), DISCARD_TIMEOUT_MS);
   }
 
   #startBody(
@@ -875,14 +895,34 @@ class Hop implements Dispatcher.DispatchHandler {
     let offset = 0;
     if (statusCode === 206) {
       const range = parseContentRange(headerValue(headers, 'content-range'));
-      // Only a continuation of exactly our prefix is usable; anything else starts over.
-      if (this.#resume === null || range === null || range.first !== this.#resume.bytes) {
-        this.#decided = { type: 'restart' };
-        this.#settleDecided(controller, true);
-        return;
+      const resume = this.#resume;
+      if (resume === null) {
+        // Asked for the whole resource: a 206 covering all of it is the whole body;
+        // a part of it is a broken server, and asking again would get the same part.
+        if (range === null || range.first !== 0 || range.complete === null || range.last + 1 !== range.complete) {
+          this.abort(unrequestedRange(url, headerValue(headers, 'content-range')));
+          return;
+        }
+        this.#bytesTotal = range.complete;
+      } else {
+        // Usable only as exactly the rest of the version we hold: from the end of our
+        // prefix to the end of the resource (a server that caps ranges sends less), and
+        // with the validator we sent in If-Range (a server that ignores If-Range sends
+        // another version's bytes, which would splice two versions together).
+        if (
+          range === null ||
+          range.first !== resume.bytes ||
+          range.complete === null ||
+          range.last + 1 !== range.complete ||
+          !sameVersion(resume.validator, headerValue(headers, 'etag'), headerValue(headers, 'last-modified'))
+        ) {
+          this.#decided = { type: 'restart' };
+          this.#settleDecided(controller, true);
+          return;
+        }
+        offset = range.first;
+        this.#bytesTotal = range.complete;
       }
-      offset = range.first;
-      this.#bytesTotal = range.complete ?? 0;
     } else {
       this.#bytesTotal = length ?? expectedSize;
     }
@@ -1028,6 +1068,16 @@ class Hop implements Dispatcher.DispatchHandler {
       this.#fail(sizeMismatch(url, expectedSize, `sent ${bytes} bytes`));
       return;
     }
+    // undici already fails a body shorter than its Content-Length; this also holds a
+    // resumed body to the complete size its Content-Range announced.
+    if (this.#bytesTotal > 0 && bytes !== this.#bytesTotal) {
+      this.#fail(
+        new FetchError('TRUNCATED', `GET ${url}: body has ${bytes} of the ${this.#bytesTotal} bytes announced`, {
+          retryable: true,
+        }),
+      );
+      return;
+    }
     const sha256 = this.#digest();
     if (expected !== '' && sha256 !== expected) {
       this.#fail(new FetchError('CHECKSUM_MISMATCH', `GET ${url}: SHA-256 is ${sha256}, expected ${expected}`));
@@ -1076,15 +1126,25 @@ class Hop implements Dispatcher.DispatchHandler {
     const decided = this.#decided;
     if (this.#settled || decided === null) return;
     this.#settled = true;
+    if (this.#discardTimer !== null) clearTimeout(this.#discardTimer);
     if (dropBody && !controller.aborted) controller.abort(new Error('response body not needed'));
     this.#resolve(decided);
   }
 
   #fail(err: unknown): void {
     if (this.#settled) return;
+    const decided = this.#decided;
+    if (decided !== null && this.#abortReason === null) {
+      // The status (or redirect) was known before the dropped body broke: that is the outcome.
+      this.#settled = true;
+      if (this.#discardTimer !== null) clearTimeout(this.#discardTimer);
+      this.#resolve(decided);
+      return;
+    }
     this.#settled = true;
+    if (this.#discardTimer !== null) clearTimeout(this.#discardTimer);
     const phase: FailurePhase = this.#file === null ? 'request' : 'body';
-    const error = classifyError(err, this.#job.url, phase);
+    const error = withHttpStatus(classifyError(err, this.#job.url, phase), this.#status);
     const file = this.#file;
     if (file === null) {
       this.#reject(error);
@@ -1106,6 +1166,25 @@ class Hop implements Dispatcher.DispatchHandler {
       this.#reject(error);
     });
   }
+}
+
+/**
+ * Whether a 206 answer to `If-Range: validator` is the version the validator
+ * names. An ETag validator must come back as the same strong ETag (RFC 9110
+ * §15.3.7: a 206 carries the ETag a 200 would have). A Last-Modified validator
+ * is compared when the answer has a Last-Modified, which a 206 may leave out.
+ */
+function sameVersion(validator: string, etag: string | undefined, lastModified: string | undefined): boolean {
+  if (validator.startsWith('"')) return etag !== undefined && etag.trim() === validator;
+  return lastModified === undefined || Date.parse(lastModified) === Date.parse(validator);
+}
+
+function unrequestedRange(url: string, contentRange: string | undefined): FetchError {
+  return new FetchError(
+    'PROTOCOL',
+    `GET ${url}: server answered 206 with ${contentRange === undefined ? 'no Content-Range' : `Content-Range ${contentRange}`} to a request for the whole resource`,
+    { httpStatus: 206 },
+  );
 }
 
 function tooLarge(url: string, maxBytes: number, detail: string): FetchError {

@@ -65,6 +65,21 @@ export class FetchError extends Error {
 }
 
 /**
+ * `err` with `status` as its HTTP status when it has none: a failure after a
+ * response (a body cut short, too large or stalled; a redirect to a refused
+ * address) still names the last status the server sent.
+ */
+export function withHttpStatus(err: FetchError, status: number): FetchError {
+  if (err.httpStatus !== 0 || status === 0) return err;
+  return new FetchError(err.code, err.message, {
+    retryable: err.retryable,
+    httpStatus: status,
+    retryAfterMs: err.retryAfterMs,
+    cause: err.cause,
+  });
+}
+
+/**
  * HTTP statuses worth another attempt: undici's RetryHandler defaults plus 408.
  * Every other 4xx is the client's problem and will not change by asking again.
  */

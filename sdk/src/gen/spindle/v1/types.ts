@@ -422,7 +422,11 @@ export interface FetchOptions {
   connectTimeoutMs: number;
   /** Time until the response headers arrive, in ms. */
   headersTimeoutMs: number;
-  /** Longest gap between two body chunks, in ms. */
+  /**
+   * Longest gap between two body chunks, in ms. This and headers_timeout_ms are
+   * checked on a ~0.5 s tick (undici's timers), so a gap is noticed between the
+   * limit and about 1 s after it: below ~1 s they are not exact.
+   */
   idleTimeoutMs: number;
   /** Longest total duration of one attempt, in ms. */
   totalTimeoutMs: number;
