@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   deriveFileName,
   FALLBACK_FILE_NAME,
+  isPlaceholderName,
   fileNameFromUrl,
   MAX_FILE_NAME_BYTES,
   numberedFileName,
@@ -199,19 +200,38 @@ describe('planFileNames', () => {
     ]);
   });
 
-  it('prefers the item name, and marks URLs without a name for Content-Disposition', () => {
+  it('marks URLs without a name for Content-Disposition when no item has a name of its own', () => {
     const planned = planFileNames([
       { url: 'http://h/dir/', fileName: '' },
       { url: 'http://h/', fileName: '' },
-      { url: 'http://h/file.bin', fileName: 'mine.bin' },
       { url: 'http://h/..%2F..%2F', fileName: '' },
     ]);
     expect(planned).toEqual([
       { name: FALLBACK_FILE_NAME, fromResponse: true },
       { name: `${FALLBACK_FILE_NAME} (1)`, fromResponse: true },
-      { name: 'mine.bin', fromResponse: false },
       { name: `${FALLBACK_FILE_NAME} (2)`, fromResponse: true },
     ]);
+  });
+
+  it('keeps placeholders (no Content-Disposition) in a job where other items have names', () => {
+    // A response could name its file `report.pdf`, which item 1 is planned to write.
+    const planned = planFileNames([
+      { url: 'http://h/dir/', fileName: '' },
+      { url: 'http://h/report.pdf', fileName: '' },
+      { url: 'http://h/', fileName: '' },
+      { url: 'http://h/file.bin', fileName: 'mine.bin' },
+    ]);
+    expect(planned).toEqual([
+      { name: FALLBACK_FILE_NAME, fromResponse: false },
+      { name: 'report.pdf', fromResponse: false },
+      { name: `${FALLBACK_FILE_NAME} (1)`, fromResponse: false },
+      { name: 'mine.bin', fromResponse: false },
+    ]);
+  });
+
+  it('tells placeholder names from others', () => {
+    expect(['download', 'DOWNLOAD', 'download (1)', 'Download (27)'].filter(isPlaceholderName)).toHaveLength(4);
+    expect(['download.pdf', 'download (0)', 'download (1).txt', 'downloads', 'my download', 'download ()'].filter(isPlaceholderName)).toEqual([]);
   });
 
   it('is linear for many identical names and deterministic', () => {

@@ -167,13 +167,29 @@ export interface PlannedFileName {
   /** Sanitized, unique within the job (case-insensitively). */
   name: string;
   /**
-   * True when neither the item nor its URL gives a name (`https://host/dir/`):
-   * `name` is then a placeholder (`download`, `download (1)`, …) that the
-   * worker replaces with the server's Content-Disposition file name when the
-   * response has one and no file of that name exists yet.
+   * True when neither the item nor its URL gives a name (`https://host/dir/`)
+   * and no item of the job has a name of its own: `name` is then a placeholder
+   * (`download`, `download (1)`, …) that the worker replaces with the server's
+   * Content-Disposition file name when the response has one, it is not itself
+   * placeholder-like ({@link isPlaceholderName}), and no file of that name
+   * exists yet. In a job where other items have their own names, a response's
+   * name could be one of theirs, and the item planned to have it would then
+   * replace the file (or, with RENAME, the names would depend on which finished
+   * first): such a job keeps its placeholders.
    */
   fromResponse: boolean;
 }
+
+/**
+ * Whether `name` has the form of a placeholder ({@link FALLBACK_FILE_NAME} or
+ * its numbered forms), case-insensitively. A worker does not take such a name
+ * from Content-Disposition: it may be another item's placeholder.
+ */
+export function isPlaceholderName(name: string): boolean {
+  return PLACEHOLDER_RE.test(name);
+}
+
+const PLACEHOLDER_RE = new RegExp(`^${FALLBACK_FILE_NAME}(?: \\([1-9][0-9]*\\))?$`, 'i');
 
 /**
  * Plans the file names of a job's items, deterministically from the item list
@@ -207,14 +223,16 @@ export function planFileNames(items: ReadonlyArray<{ fileName: string; url: stri
     if (!owner.has(key)) owner.set(key, i);
   });
   const nextK = new Map<string, number>();
+  // Content-Disposition names only where no item has a name of its own (see PlannedFileName).
+  const fromResponse = base.every((p) => p.fromResponse);
   return base.map((p, i) => {
     const key = fileNameKey(p.name);
-    if (owner.get(key) === i) return p;
+    if (owner.get(key) === i) return fromResponse === p.fromResponse ? p : { name: p.name, fromResponse: false };
     let k = nextK.get(key) ?? 1;
     let candidate = numberedFileName(p.name, k);
     while (owner.has(fileNameKey(candidate))) candidate = numberedFileName(p.name, ++k);
     nextK.set(key, k + 1);
     owner.set(fileNameKey(candidate), i);
-    return { name: candidate, fromResponse: p.fromResponse };
+    return { name: candidate, fromResponse };
   });
 }

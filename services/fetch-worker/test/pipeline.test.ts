@@ -220,6 +220,37 @@ describe('fetch jobs through the coordinator', () => {
     expect(await fs.readFile(path.join(dataRoot, r.outputDir, 'data (1).csv'), 'utf8')).toBe('/b/data.csv');
   });
 
+  it("never lets a Content-Disposition name take another item's planned name", async () => {
+    // /dir/ has no name of its own and its response suggests report.pdf, which the second
+    // item is planned to write: both bodies must survive, under distinct names.
+    const server = await serve((req, res) => {
+      if (req.url === '/dir/') res.writeHead(200, { 'content-disposition': 'attachment; filename="report.pdf"' }).end('FROM-DIR');
+      else setTimeout(() => res.end('FROM-REPORT'), 100); // finishes after the first item
+    });
+    const r = await run([`${server.origin}/dir/`, `${server.origin}/report.pdf`]);
+    expect(r.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    const paths = r.tasks.map((t) => (t.outcome?.$case === 'fetch' ? t.outcome.value.path : ''));
+    expect(paths).toEqual([`${r.outputDir}/download`, `${r.outputDir}/report.pdf`]);
+    expect(await fs.readFile(path.join(dataRoot, r.outputDir, 'download'), 'utf8')).toBe('FROM-DIR');
+    expect(await fs.readFile(path.join(dataRoot, r.outputDir, 'report.pdf'), 'utf8')).toBe('FROM-REPORT');
+  });
+
+  it('names files from Content-Disposition in a job whose URLs give no names, never as a placeholder of another item', async () => {
+    const server = await serve((req, res) => {
+      // Item 0 suggests item 1's placeholder; item 2 suggests a name of its own.
+      const name = req.url === '/a/' ? 'download (1)' : req.url === '/c/' ? 'rates.csv' : '';
+      const headers = name === '' ? {} : { 'content-disposition': `attachment; filename="${name}"` };
+      setTimeout(() => res.writeHead(200, headers).end(req.url), req.url === '/b/' ? 100 : 0);
+    });
+    const r = await run([`${server.origin}/a/`, `${server.origin}/b/`, `${server.origin}/c/`]);
+    expect(r.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    const paths = r.tasks.map((t) => (t.outcome?.$case === 'fetch' ? t.outcome.value.path : ''));
+    expect(paths).toEqual([`${r.outputDir}/download`, `${r.outputDir}/download (1)`, `${r.outputDir}/rates.csv`]);
+    for (const [file, body] of [['download', '/a/'], ['download (1)', '/b/'], ['rates.csv', '/c/']]) {
+      expect(await fs.readFile(path.join(dataRoot, r.outputDir, file!), 'utf8')).toBe(body);
+    }
+  });
+
   it('runs a 10,000-URL job with the worker never holding more tasks than the credits it granted', async () => {
     const server = await serve((req, res) => res.end(req.url?.slice(-4)));
     const urls = Array.from({ length: 10_000 }, (_, i) => `${server.origin}/${i % 10}/index.html?i=${i}`);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { FetchResult } from '@spindle/sdk';
-import { numberedFileName, sanitizeFileName } from '@spindle/runtime/file-names';
+import { isPlaceholderName, numberedFileName, sanitizeFileName } from '@spindle/runtime/file-names';
 import type { ExistingFilePolicyName, FetchLimits } from '../threads/protocol';
 import {
   classifyError,
@@ -648,7 +648,8 @@ function placeFile(job: DownloadJob, partPath: string, outcome: FileOutcome): st
   try {
     if (job.nameFromResponse && outcome.suggestedName !== '') {
       const name = sanitizeFileName(outcome.suggestedName);
-      if (claimName(job, partPath, name)) return name;
+      // Never another item's placeholder (`download (2)`), which that item may write later.
+      if (!isPlaceholderName(name) && claimName(job, partPath, name)) return name;
     }
     if (job.ifExists === 'rename') {
       for (let k = 0; k < MAX_RENAME_TRIES; k++) {

@@ -402,8 +402,8 @@ export interface FetchItem {
    * sanitizes it (directories dropped, control and Windows-reserved characters
    * replaced, at most 200 UTF-8 bytes) and makes it unique within the job; when
    * empty the name comes from the URL path, or from the response's
-   * Content-Disposition when the URL has none. The rule is in
-   * docs/worker-protocol.md ("File names").
+   * Content-Disposition when the URL has none and no item of the job has a name
+   * of its own. The rule is in docs/worker-protocol.md ("File names").
    */
   fileName: string;
   /** Optional expected SHA-256 of the body, lowercase hex. A mismatch fails the item. */

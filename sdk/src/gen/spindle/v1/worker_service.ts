@@ -223,10 +223,12 @@ export interface FetchTask {
   maxAttempts: number;
   /**
    * True when file_name is a placeholder planned by the coordinator because
-   * neither the item nor its URL gives a name (e.g. "https://host/dir/"). The
-   * worker then saves the file under the response's Content-Disposition file
-   * name (sanitized) when there is one and no file of that name exists in the
-   * folder yet; otherwise under file_name. False: file_name is final.
+   * neither the item nor its URL gives a name (e.g. "https://host/dir/"), and
+   * no item of the job has a name of its own. The worker then saves the file
+   * under the response's Content-Disposition file name (sanitized) when there is
+   * one, it is not placeholder-like ("download", "download (k)") and no file of
+   * that name exists in the folder yet; otherwise under file_name. False:
+   * file_name is final.
    */
   nameFromResponse: boolean;
 }
