@@ -11,10 +11,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { classifyAddress } from '@spindle/runtime/egress';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const K8S = path.join(ROOT, 'deploy', 'k8s');
@@ -94,19 +96,40 @@ function labelsMatch(selector: Record<string, string> | undefined, labels: Recor
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
-function ipv4ToInt(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`bad IPv4 ${ip}`);
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+/** Whether a NetworkPolicy ipBlock lets traffic to `address` through: in `cidr` and in no `except`. */
+function ipBlockAllows(block: { cidr: string; except?: string[] }, address: string): boolean {
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  const contains = (cidr: string): boolean => {
+    const [net, bits] = cidr.split('/');
+    // Compared within one family only (BlockList would match IPv4 rules against IPv4-mapped addresses).
+    if ((net!.includes(':') ? 'ipv6' : 'ipv4') !== family) return false;
+    const list = new BlockList();
+    list.addSubnet(net!, Number(bits), family);
+    return list.check(address, family);
+  };
+  return contains(block.cidr) && !(block.except ?? []).some(contains);
 }
 
-function cidrContains(cidr: string, ip: string): boolean {
-  const [net, bitsStr] = cidr.split('/');
-  if (net!.includes(':')) return false; // IPv6 block; callers check IPv4 addresses
-  const bits = Number(bitsStr);
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((ipv4ToInt(net!) & mask) >>> 0) === ((ipv4ToInt(ip) & mask) >>> 0);
-}
+/**
+ * Addresses the workers refuse whatever their switches say (packages/runtime/src/egress.ts),
+ * which no IP-block egress rule may open either: cloud metadata services (also those inside
+ * ranges an overlay may open), link-local, and 169.254.0.0/16 as NAT64 (well-known prefix;
+ * local-use prefix as a /96 and in the /48 format, any u-octet) and 6to4 gateways spell it.
+ */
+const ALWAYS_REFUSED = [
+  '169.254.169.254',
+  '169.254.0.1',
+  '100.100.100.200',
+  '192.0.0.192',
+  'fe80::1',
+  'fd00:ec2::254',
+  'fd20:ce::254',
+  '64:ff9b::a9fe:a9fe',
+  '64:ff9b:1::a9fe:a9fe',
+  '64:ff9b:1:a9fe:a9:fe00::',
+  '64:ff9b:1:a9fe:ffa9:fe00:0:1',
+  '2002:a9fe:a9fe::1',
+];
 
 // ---------------------------------------------------------------------------
 // A kustomize subset: resources (files, directories), configMapGenerator (envs,
@@ -654,18 +677,11 @@ function checkRendered(name: string, resources: Resource[]): void {
     for (const r of egress) {
       expect(r.ports, `${where}: egress rules name their ports`).toBeDefined();
       for (const peer of (r.to ?? []) as Obj[]) {
-        if (!peer.ipBlock || peer.ipBlock.cidr.includes(':')) continue;
-        const meta = '169.254.169.254';
-        const allowed = cidrContains(peer.ipBlock.cidr, meta) && !(peer.ipBlock.except ?? []).some((e: string) => !e.includes(':') && cidrContains(e, meta));
-        expect(allowed, `${where}: egress to ${meta}`).toBe(false);
+        if (!peer.ipBlock) continue;
+        for (const address of ALWAYS_REFUSED) {
+          expect(ipBlockAllows(peer.ipBlock, address), `${where}: egress to ${address} (${peer.ipBlock.cidr})`).toBe(false);
+        }
         expect((r.ports as Obj[]).map((x) => x.port).sort(), `${where}: IP-block egress only on 80/443`).toEqual([443, 80]);
-      }
-      for (const peer of (r.to ?? []) as Obj[]) {
-        if (!peer.ipBlock?.cidr.includes(':')) continue;
-        // Link-local, also as NAT64 and 6to4 gateways spell 169.254.0.0/16 (what the workers refuse too).
-        expect(peer.ipBlock.except ?? [], `${where}: IPv6 link-local excluded`).toEqual(
-          expect.arrayContaining(['fe80::/10', '64:ff9b::a9fe:0/112', '2002:a9fe::/32']),
-        );
       }
     }
     const svc = serviceOf(c);
@@ -799,8 +815,31 @@ describe('deploy/k8s', () => {
     expect(get(dev, 'ConfigMap', 'spindle-fetch-worker-config').data.SPINDLE_FETCH_ALLOW_PRIVATE).toBe('true');
     expect(get(base, 'ConfigMap', 'spindle-fetch-worker-config').data.SPINDLE_FETCH_ALLOW_PRIVATE).toBe('false');
     const blocks = (get(dev, 'NetworkPolicy', 'spindle-fetch-worker').spec.egress as Obj[]).flatMap((r) => (r.to ?? []).map((p: Obj) => p.ipBlock)).filter(Boolean);
-    expect(blocks.find((b: Obj) => b.cidr === '0.0.0.0/0')?.except).toEqual(['169.254.0.0/16']);
-    expect(blocks.find((b: Obj) => b.cidr === '::/0')?.except).toEqual(['fe80::/10', '64:ff9b::a9fe:0/112', '2002:a9fe::/32']);
+    expect(blocks.find((b: Obj) => b.cidr === '0.0.0.0/0')?.except).toEqual(['169.254.0.0/16', '100.100.100.200/32', '192.0.0.192/32']);
+    expect(blocks.find((b: Obj) => b.cidr === '::/0')?.except).toEqual([
+      'fe80::/10',
+      '64:ff9b::a9fe:0/112',
+      '64:ff9b:1::a9fe:0/112',
+      '64:ff9b:1:a9fe::/64',
+      '2002:a9fe::/32',
+      'fd00:ec2::254/128',
+      'fd20:ce::254/128',
+    ]);
+    // Private targets are open, their metadata neighbours are not.
+    for (const [address, open] of [['10.1.2.3', true], ['100.100.100.201', true], ['fd20:ce::253', true], ['fd20:ce::254', false]] as const) {
+      expect(blocks.some((b: Obj) => ipBlockAllows(b as { cidr: string; except?: string[] }, address)), address).toBe(open);
+    }
+  });
+
+  it('the always-refused samples are what the workers refuse, and the IP-block check has teeth', () => {
+    for (const address of ALWAYS_REFUSED) expect(classifyAddress(address), address).toBe('forbidden');
+    // The metadata addresses outside link-local pass a policy that only excludes link-local ranges.
+    const linkLocalOnly = [
+      { cidr: '0.0.0.0/0', except: ['169.254.0.0/16'] },
+      { cidr: '::/0', except: ['fe80::/10', '64:ff9b::a9fe:0/112', '2002:a9fe::/32'] },
+    ];
+    const open = ALWAYS_REFUSED.filter((a) => linkLocalOnly.some((b) => ipBlockAllows(b, a)));
+    expect(open).toEqual(['100.100.100.200', '192.0.0.192', 'fd00:ec2::254', 'fd20:ce::254', '64:ff9b:1::a9fe:a9fe', '64:ff9b:1:a9fe:a9:fe00::', '64:ff9b:1:a9fe:ffa9:fe00:0:1']);
   });
 
   it('prod: larger worker pools than base', () => {

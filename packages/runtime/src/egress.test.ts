@@ -38,6 +38,55 @@ describe('classifyAddress', () => {
   ])('%s is %s', (address, expected) => {
     expect(classifyAddress(address)).toBe(expected);
   });
+
+  it.each([
+    // GCE metadata over IPv6; its unique-local neighbours stay private.
+    ['fd20:ce::254', 'forbidden'],
+    ['FD20:00CE:0:0:0:0:0:0254', 'forbidden'],
+    ['fd20:ce::253', 'private'],
+    // Oracle Cloud Classic metadata, also wrapped; the rest of 192.0.0.0/24 stays private.
+    ['192.0.0.192', 'forbidden'],
+    ['::ffff:192.0.0.192', 'forbidden'],
+    ['64:ff9b::c000:c0', 'forbidden'],
+    ['2002:c000:c0::1', 'forbidden'],
+    ['192.0.0.193', 'private'],
+    ['192.0.0.8', 'private'],
+  ])('metadata address %s is %s', (address, expected) => {
+    expect(classifyAddress(address)).toBe(expected);
+  });
+
+  it.each([
+    // A /96 prefix at the start of 64:ff9b:1::/48: the last 32 bits.
+    ['64:ff9b:1::a9fe:a9fe', 'forbidden'],
+    ['64:ff9b:1::169.254.169.254', 'forbidden'],
+    ['64:ff9b:1:0:0:0:a9fe:1', 'forbidden'],
+    ['64:ff9b:1::6464:64c8', 'forbidden'], // 100.100.100.200
+    ['64:ff9b:1::c000:c0', 'forbidden'], // 192.0.0.192
+    ['64:ff9b:1::7f00:1', 'loopback'],
+    ['64:ff9b:1::a00:1', 'private'],
+    ['64:ff9b:1::808:808', 'public'],
+    // A /96 prefix further into the /48 (64:ff9b:1:1::/96): its /48 reading, 0.1.0.0, is dropped.
+    ['64:ff9b:1:1::808:808', 'public'],
+    ['64:ff9b:1:1::a9fe:a9fe', 'forbidden'],
+    // The /48 format: IPv4 in bits 48-63 and 72-87, whatever the u-octet and the suffix hold.
+    ['64:ff9b:1:a9fe:a9:fe00::', 'forbidden'],
+    ['64:ff9b:1:a9fe:a9:fe00:0:1', 'forbidden'],
+    ['64:ff9b:1:a9fe:ffa9:fe00::', 'forbidden'],
+    ['64:ff9b:1:a9fe::', 'forbidden'],
+    ['64:ff9b:1:7f00:0:100::', 'loopback'],
+    ['64:ff9b:1:a00:0:100::', 'private'],
+    ['64:ff9b:1:808:8:800::', 'public'],
+    // Both layouts read something: the stricter class wins.
+    ['64:ff9b:1:808:8:800:a9fe:a9fe', 'forbidden'],
+    ['64:ff9b:1:a9fe:a9:fe00:808:808', 'forbidden'],
+    ['64:ff9b:1:808:8:800:a00:1', 'private'],
+    ['64:ff9b:1:a00:0:100:7f00:1', 'forbidden'],
+    // Nothing but 0.0.0.0/8 in either layout.
+    ['64:ff9b:1::', 'forbidden'],
+    ['64:ff9b:1::1', 'forbidden'],
+  ])('local-use NAT64 %s is %s', (address, expected) => {
+    expect(classifyAddress(address)).toBe(expected);
+  });
 });
 
 describe('isMetadataHostName', () => {

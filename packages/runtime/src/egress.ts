@@ -34,11 +34,17 @@ FORBIDDEN.addSubnet('169.254.0.0', 16, 'ipv4');
 FORBIDDEN.addSubnet('224.0.0.0', 4, 'ipv4');
 FORBIDDEN.addSubnet('240.0.0.0', 4, 'ipv4');
 FORBIDDEN.addAddress('100.100.100.200', 'ipv4'); // Alibaba Cloud metadata
+// Oracle Cloud Classic / Cloud at Customer metadata (`curl http://192.0.0.192/` in
+// Oracle's docs). The rest of 192.0.0.0/24 (IETF protocol assignments) stays private.
+FORBIDDEN.addAddress('192.0.0.192', 'ipv4');
 FORBIDDEN.addSubnet('::', 128, 'ipv6');
 FORBIDDEN.addSubnet('fe80::', 10, 'ipv6');
 FORBIDDEN.addSubnet('ff00::', 8, 'ipv6');
 FORBIDDEN.addSubnet('100::', 64, 'ipv6'); // discard prefix
 FORBIDDEN.addAddress('fd00:ec2::254', 'ipv6'); // AWS IMDS over IPv6
+// GCE metadata over IPv6 (Google's Config Connector uses [fd20:ce::254] as the metadata
+// host). Unique-local like AWS's, so fc00::/7 being private must not open it.
+FORBIDDEN.addAddress('fd20:ce::254', 'ipv6');
 
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -75,17 +81,18 @@ export function isMetadataHostName(hostname: string): boolean {
 
 /**
  * Classifies an IP address (v4 or v6, without brackets). IPv4-mapped
- * (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`) addresses
- * are judged by the IPv4 address they carry; other IPv4-compatible `::/96`
- * addresses are forbidden. Anything that is not an IP address is forbidden.
+ * (`::ffff:a.b.c.d`), NAT64 and 6to4 (`2002::/16`) addresses are judged by the
+ * IPv4 address they carry (see {@link carriedIPv4} for the NAT64 forms); other
+ * IPv4-compatible `::/96` addresses are forbidden. Anything that is not an IP
+ * address is forbidden.
  */
 export function classifyAddress(address: string): AddressClass {
   const family = isIP(address);
   if (family === 4) return classify(address, 'ipv4');
   if (family !== 6) return 'forbidden';
-  const embedded = embeddedIPv4(address);
-  if (embedded === 'compat') return 'forbidden';
-  if (embedded !== null) return classify(embedded, 'ipv4');
+  const carried = carriedIPv4(address);
+  if (carried === 'compat') return 'forbidden';
+  if (carried !== null) return carried.map((v4) => classify(v4, 'ipv4')).reduce(stricter);
   return classify(address, 'ipv6');
 }
 
@@ -111,19 +118,50 @@ function classify(address: string, family: 'ipv4' | 'ipv6'): AddressClass {
   return 'public';
 }
 
-/** The IPv4 address inside a NAT64 or 6to4 address, 'compat' for `::a.b.c.d`, else null. */
-function embeddedIPv4(address: string): string | 'compat' | null {
+/**
+ * The IPv4 addresses an IPv6 address leads to through a translator or tunnel,
+ * 'compat' for `::a.b.c.d`, else null:
+ *
+ * - NAT64 well-known prefix `64:ff9b::/96` (RFC 6052): the last 32 bits.
+ * - NAT64 local-use prefix `64:ff9b:1::/48` (RFC 8215): the operator picks the
+ *   layout, so both that a translator may apply are read — the /48 format (IPv4 in
+ *   bits 48–63 and 72–87, around the u-octet; the u-octet and the suffix are
+ *   ignored, as translators ignore them) and a /96 prefix inside the /48 (the last
+ *   32 bits, e.g. `64:ff9b:1::a9fe:a9fe`). A reading in 0.0.0.0/8 is dropped: it is
+ *   what the other layout's zero bits give (`64:ff9b:1::/96` reads as 0.0.0.0 in the
+ *   /48 format), and a translator cannot route there. The /56 and /64 formats are not
+ *   read (their readings of /48 and /96 addresses are arbitrary bits, which would
+ *   refuse real destinations at random).
+ * - 6to4 `2002::/16`: bits 16–47.
+ */
+function carriedIPv4(address: string): readonly string[] | 'compat' | null {
   const h = expandIPv6(address);
   if (h === null) return null;
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = h;
   const v4 = (hi: number, lo: number): string => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
-  if (h[0] === 0x64 && h[1] === 0xff9b && h[2] === 0 && h[3] === 0 && h[4] === 0 && h[5] === 0) {
-    return v4(h[6] ?? 0, h[7] ?? 0);
+  if (g0 === 0x64 && g1 === 0xff9b) {
+    if (g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return [v4(g6, g7)];
+    if (g2 === 1) {
+      const readings = [v4(g3, ((g4 & 0xff) << 8) | (g5 >> 8)), v4(g6, g7)].filter((a) => !a.startsWith('0.'));
+      // Nothing but 0.0.0.0/8 in either layout ("this network"): forbidden like 0.0.0.0.
+      return readings.length > 0 ? readings : ['0.0.0.0'];
+    }
   }
-  if (h[0] === 0x2002) return v4(h[1] ?? 0, h[2] ?? 0);
+  if (g0 === 0x2002) return [v4(g1, g2)];
   const zeroHigh = h.slice(0, 6).every((x) => x === 0);
   // ::, ::1 are handled by the block lists; ::a.b.c.d (deprecated "compatible") is not routable.
-  if (zeroHigh && ((h[6] ?? 0) !== 0 || (h[7] ?? 0) > 1)) return 'compat';
+  if (zeroHigh && (g6 !== 0 || g7 > 1)) return 'compat';
   return null;
+}
+
+/**
+ * The class that allows a connection only when both `a` and `b` are allowed: two
+ * different non-public classes (loopback and private) have no such class, so forbidden.
+ */
+function stricter(a: AddressClass, b: AddressClass): AddressClass {
+  if (a === b || b === 'public') return a;
+  if (a === 'public') return b;
+  return 'forbidden';
 }
 
 /** The eight 16-bit groups of an IPv6 address, or null if it is not one. */

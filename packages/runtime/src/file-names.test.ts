@@ -62,6 +62,28 @@ describe('sanitizeFileName', () => {
     ['lpt9.log', '_lpt9.log'],
     ['console.txt', 'console.txt'],
     ['com10', 'com10'],
+    ['COM0', '_COM0'],
+    ['Com1 .log', '_Com1 .log'],
+    ['aux. .txt', '_aux. .txt'],
+    ['prn...', '_prn'],
+    ['nul  ', '_nul'],
+    ['CONIN$', '_CONIN$'],
+    ['conin$.txt', '_conin$.txt'],
+    ['conout$.txt', '_conout$.txt'],
+    ['CONOUT$ . ', '_CONOUT$'],
+    ['COM¹.txt', '_COM¹.txt'],
+    ['com²', '_com²'],
+    ['Com³.tar.gz', '_Com³.tar.gz'],
+    ['LPT²', '_LPT²'],
+    ['lpt¹.log', '_lpt¹.log'],
+    ['lpt³ .txt', '_lpt³ .txt'],
+    ['a/b/CONIN$', '_CONIN$'],
+    ['com⁴', 'com⁴'],
+    ['lpt¹²', 'lpt¹²'],
+    ['conin', 'conin'],
+    ['conin$$', 'conin$$'],
+    ['xconout$', 'xconout$'],
+    ['clock$', 'clock$'],
   ])('prefixes Windows device names: %j -> %j', (raw, expected) => {
     expect(sanitizeFileName(raw)).toBe(expected);
   });
@@ -98,7 +120,7 @@ describe('sanitizeFileName', () => {
   });
 
   it('is idempotent', () => {
-    for (const raw of ['../x', '.a', 'CON', 'a?b', `${'x'.repeat(400)}.txt`, 'ok.txt']) {
+    for (const raw of ['../x', '.a', 'CON', 'CONIN$', 'lpt².txt', 'a?b', `${'x'.repeat(400)}.txt`, 'ok.txt']) {
       const once = sanitizeFileName(raw);
       expect(sanitizeFileName(once)).toBe(once);
     }
@@ -189,6 +211,15 @@ describe('planFileNames', () => {
       'a.txt',
       'a (2).txt',
       'a (1).txt',
+    ]);
+  });
+
+  it('prefixes device names before comparing, so a device name and its prefixed form collide', () => {
+    expect(plan([['http://h/CONIN$', ''], ['http://h/x', '_conin$'], ['http://h/y', 'COM%C2%B9.txt'], ['http://h/COM%C2%B9.txt', '']])).toEqual([
+      '_CONIN$',
+      '_conin$ (1)',
+      'COM%C2%B9.txt',
+      '_COM¹.txt',
     ]);
   });
 

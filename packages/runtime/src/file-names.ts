@@ -22,7 +22,11 @@ const MAX_KEPT_EXTENSION_BYTES = 16;
 // bidirectional controls that make "evil\u202Etxt.exe" display as "evilexe.txt".
 const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f<>:"|?*\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
+// Windows device names, matched against the part before the first dot with trailing
+// spaces trimmed (Windows ignores the extension and trailing dots and spaces). Besides
+// the DOS names, Windows reserves COM and LPT with a superscript 1-3 (¹ ² ³) and the
+// console buffers CONIN$ and CONOUT$.
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$/i;
 
 /**
  * Turns an untrusted name into one safe file name:
@@ -35,7 +39,10 @@ const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
  * - Trailing dots and spaces (invalid on Windows) and leading spaces are removed.
  * - A name starting with `.` gets a `_` prefix, so downloads are never hidden
  *   files and can never look like this worker's `.…part` temporary files.
- * - Windows device names (`CON`, `nul.txt`, `COM1`, …) get a `_` prefix.
+ * - Windows device names get a `_` prefix, in any case, with or without an
+ *   extension (`CON`, `nul.txt`, `Com1 .log`, `lpt²`, `CONIN$`, `conout$.txt`):
+ *   `CON`, `PRN`, `AUX`, `NUL`, `COM0`–`COM9`, `COM¹`–`COM³`, `LPT0`–`LPT9`,
+ *   `LPT¹`–`LPT³`, `CONIN$`, `CONOUT$`.
  * - The result is at most `maxBytes` UTF-8 bytes, cut on a code point boundary;
  *   a short extension is kept (`very-long….csv`).
  * - An empty result becomes {@link FALLBACK_FILE_NAME}.
