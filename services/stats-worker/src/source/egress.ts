@@ -13,7 +13,7 @@ import { StatsError } from '../errors';
  * - Always refused: link-local (169.254.0.0/16, fe80::/10: the cloud metadata services)
  *   and the other metadata addresses, "this network" 0.0.0.0/8 and ::, multicast and
  *   reserved ranges, and metadata host names; also any of these carried inside an IPv6
- *   address (IPv4-mapped, NAT64 64:ff9b::/96, 6to4 2002::/16).
+ *   address (IPv4-mapped, NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16).
  * - Refused unless allowed: loopback (127.0.0.0/8, ::1) and private ranges (10/8, 172.16/12,
  *   192.168/16, 100.64/10, fc00::/7 and the documentation and benchmark ranges).
  */
