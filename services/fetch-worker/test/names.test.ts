@@ -128,7 +128,7 @@ describe('fetch executor: when the file already exists (if_exists)', () => {
     expect(sha256(await fs.readFile(file))).toBe(sha256(body));
   });
 
-  it('SKIP_IDENTICAL without a checksum compares sizes with Content-Length and keeps the file', async () => {
+  it('SKIP_IDENTICAL without a checksum keeps an identical file (compared after the download)', async () => {
     fx.server = await startServer((_req, res) => res.end(body));
     const file = await existing('sk3', body);
     const before = await fs.stat(file);
@@ -136,6 +136,19 @@ describe('fetch executor: when the file already exists (if_exists)', () => {
     expect(outcome).toMatchObject({ $case: 'fetch', value: { skipped: true, httpStatus: 200, sha256: sha256(body) } });
     expect((await fs.stat(file)).ino).toBe(before.ino);
     expect(await listDir(path.join(fx.dataRoot, 'sk3'))).toEqual(['f.bin']);
+  });
+
+  it.each([
+    ['Content-Length', {}],
+    ['the expected size', { expectedSize: body.length }],
+  ])('SKIP_IDENTICAL replaces a file of the same size (%s) but other content', async (_what, fields) => {
+    fx.server = await startServer((_req, res) => res.end(body));
+    const dir = `sk-size-${Object.keys(fields).length}`;
+    const file = await existing(dir, randomBytes(body.length));
+    const outcome = await fx.executor.run(withPolicy(dir, ExistingFilePolicy.EXISTING_FILE_POLICY_SKIP_IDENTICAL, fields), taskContext());
+    expect(outcome).toMatchObject({ $case: 'fetch', value: { skipped: false, sha256: sha256(body) } });
+    expect(sha256(await fs.readFile(file))).toBe(sha256(body));
+    expect(await listDir(path.join(fx.dataRoot, dir))).toEqual(['f.bin']);
   });
 
   it('SKIP_IDENTICAL without a checksum or length compares the downloaded body', async () => {

@@ -263,10 +263,6 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
             resumedBytes: outcome.resumedBytes,
           };
         }
-        case 'skipped':
-          removeQuietly(partPath);
-          disk = null;
-          return await skippedResult(job, outcome.existing, outcome.status, startedAt);
         case 'restart':
           // The server would not continue the kept prefix (416, or a range we did not ask for): start over.
           removeQuietly(partPath);
@@ -557,8 +553,8 @@ interface ExistingFile {
 
 /**
  * SKIP_IDENTICAL before any request: decides from the task's expectations
- * alone when it can (expected SHA-256, else expected size), else leaves the
- * comparison to the response (null). No file: null.
+ * alone when it can (the expected SHA-256; a size other than the expected
+ * one), else leaves the comparison to the downloaded body (null). No file: null.
  */
 async function inspectExisting(job: DownloadJob): Promise<ExistingFile | null> {
   const target = inDir(job, job.fileName);
@@ -574,7 +570,6 @@ async function inspectExisting(job: DownloadJob): Promise<ExistingFile | null> {
     const sha256 = await hashFile(target, st.size);
     return { size: st.size, sha256, identical: sha256 === job.sha256 };
   }
-  if (job.expectedSize > 0) return { size: st.size, sha256: await hashFile(target, st.size), identical: true };
   return { size: st.size, sha256: '', identical: null };
 }
 
@@ -729,7 +724,6 @@ interface FileOutcome {
 type HopOutcome =
   | { type: 'redirect'; status: number; location: string }
   | { type: 'status'; status: number; retryAfter: string | undefined }
-  | { type: 'skipped'; status: number; existing: ExistingFile }
   | { type: 'restart' }
   | FileOutcome;
 
@@ -937,13 +931,9 @@ class Hop implements Dispatcher.DispatchHandler {
       return;
     }
     const existing = this.#existing;
-    if (existing !== null && existing.identical === null && total !== null && statusCode === 200) {
-      if (total === existing.size) {
-        // SKIP_IDENTICAL, and the server confirms the size: keep the file we have.
-        this.#decided = { type: 'skipped', status: statusCode, existing };
-        this.#settleDecided(controller, total > DISCARD_LIMIT_BYTES);
-        return;
-      }
+    // SKIP_IDENTICAL: another size is another file. The same size proves nothing (a
+    // CSV corrected in place keeps its length): the body is compared once it is here.
+    if (existing !== null && existing.identical === null && total !== null && total !== existing.size) {
       existing.identical = false;
     }
     this.#contentType = headerValue(headers, 'content-type') ?? '';

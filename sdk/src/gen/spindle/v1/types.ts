@@ -266,8 +266,9 @@ export enum ExistingFilePolicy {
   /** EXISTING_FILE_POLICY_OVERWRITE - Replace the file (atomically, once the new one is complete and verified). */
   EXISTING_FILE_POLICY_OVERWRITE = 1,
   /**
-   * EXISTING_FILE_POLICY_SKIP_IDENTICAL - Keep the existing file and report it as the result when it is identical
-   * (same size, and same SHA-256 when one is expected); otherwise overwrite it.
+   * EXISTING_FILE_POLICY_SKIP_IDENTICAL - Keep the existing file and report it as the result when it is identical:
+   * its SHA-256 equals the item's sha256 (no request is made), or without one,
+   * the downloaded body's. Otherwise overwrite it.
    */
   EXISTING_FILE_POLICY_SKIP_IDENTICAL = 2,
   /**
