@@ -92,13 +92,31 @@ describe('fetch executor: when the file already exists (if_exists)', () => {
   });
 
   it('RENAME keeps the file and writes "f (1).bin", then "f (2).bin"', async () => {
-    fx.server = await startServer((_req, res) => res.end(body));
+    let n = 0;
+    fx.server = await startServer((_req, res) => res.end(`version ${++n}`));
     const file = await existing('rn', 'old content');
     const policy = ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME;
     expect(await fx.executor.run(withPolicy('rn', policy), taskContext())).toMatchObject({ value: { path: 'rn/f (1).bin' } });
     expect(await fx.executor.run(withPolicy('rn', policy), taskContext())).toMatchObject({ value: { path: 'rn/f (2).bin' } });
     expect(await fs.readFile(file, 'utf8')).toBe('old content');
     expect(await listDir(path.join(fx.dataRoot, 'rn'))).toEqual(['f (1).bin', 'f (2).bin', 'f.bin']);
+  });
+
+  it('RENAME adds no copy when a name on the way already holds the same body (a repeated attempt)', async () => {
+    fx.server = await startServer((_req, res) => res.end(body));
+    const file = await existing('rn-same', 'old content');
+    const policy = ExistingFilePolicy.EXISTING_FILE_POLICY_RENAME;
+    const first = await fx.executor.run(withPolicy('rn-same', policy), taskContext({ attempt: 1 }));
+    expect(first).toMatchObject({ value: { path: 'rn-same/f (1).bin', skipped: false } });
+    // The same task again (its first result never reached the coordinator), then a re-run.
+    for (const attempt of [2, 1]) {
+      expect(await fx.executor.run(withPolicy('rn-same', policy), taskContext({ attempt }))).toMatchObject({
+        $case: 'fetch',
+        value: { path: 'rn-same/f (1).bin', skipped: true, sha256: sha256(body) },
+      });
+    }
+    expect(await fs.readFile(file, 'utf8')).toBe('old content');
+    expect(await listDir(path.join(fx.dataRoot, 'rn-same'))).toEqual(['f (1).bin', 'f.bin']);
   });
 
   it('SKIP_IDENTICAL with an expected SHA-256 decides without any request', async () => {

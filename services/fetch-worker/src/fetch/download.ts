@@ -646,22 +646,49 @@ function placeFile(job: DownloadJob, partPath: string, outcome: FileOutcome): st
       // Never another item's placeholder (`download (2)`), which that item may write later.
       if (!isPlaceholderName(name) && claimName(job, partPath, name)) return name;
     }
-    if (job.ifExists === 'rename') {
-      for (let k = 0; k < MAX_RENAME_TRIES; k++) {
-        const name = k === 0 ? job.fileName : numberedFileName(job.fileName, k);
-        if (claimName(job, partPath, name)) return name;
-      }
-      throw new FetchError(
-        'INTERNAL',
-        `GET ${job.url}: no free name like ${relPathOf(job, job.fileName)} after ${MAX_RENAME_TRIES} tries`,
-      );
-    }
+    if (job.ifExists === 'rename') return placeRenamed(job, partPath, outcome);
     fs.renameSync(partPath, inDir(job, job.fileName));
     return job.fileName;
   } catch (err) {
     removeQuietly(partPath);
     throw fileSystemError(err, job.url, relPathOf(job, job.fileName));
   }
+}
+
+/**
+ * RENAME: the first of `name`, `name (1)`, … that is free, claimed atomically —
+ * or one that already holds this very body, which is then the result (skipped).
+ * So a repeated attempt (its first result was lost, or the job ran again) finds
+ * what it wrote before instead of adding a copy.
+ */
+async function placeRenamed(job: DownloadJob, partPath: string, outcome: FileOutcome): Promise<string> {
+  try {
+    for (let k = 0; k < MAX_RENAME_TRIES; k++) {
+      const name = k === 0 ? job.fileName : numberedFileName(job.fileName, k);
+      if (claimName(job, partPath, name)) return name;
+      if (await holdsBody(inDir(job, name), outcome)) {
+        removeQuietly(partPath);
+        outcome.skipped = true;
+        return name;
+      }
+    }
+  } catch (err) {
+    removeQuietly(partPath);
+    throw fileSystemError(err, job.url, relPathOf(job, job.fileName));
+  }
+  removeQuietly(partPath);
+  throw new FetchError('INTERNAL', `GET ${job.url}: no free name like ${relPathOf(job, job.fileName)} after ${MAX_RENAME_TRIES} tries`);
+}
+
+/** Whether `file` is a regular file with exactly the downloaded body (size, then SHA-256). */
+async function holdsBody(file: string, outcome: FileOutcome): Promise<boolean> {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch {
+    return false;
+  }
+  return st.isFile() && st.size === outcome.bytes && (await hashFile(file, st.size)) === outcome.sha256;
 }
 
 /** SKIP_IDENTICAL when no size was known before the body: compare now, and keep an identical file untouched. */

@@ -274,6 +274,8 @@ export enum ExistingFilePolicy {
   /**
    * EXISTING_FILE_POLICY_RENAME - Keep the existing file and write to the first free "name (1).ext",
    * "name (2).ext", ... (claimed atomically, so concurrent writers never share one).
+   * A name on the way that already holds the very same body is the result
+   * instead (skipped), so a repeated attempt or a re-run adds no copies.
    */
   EXISTING_FILE_POLICY_RENAME = 3,
 }
