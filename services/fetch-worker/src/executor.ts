@@ -24,13 +24,15 @@ export interface FetchExecutorOptions {
    */
   dataRoot: string;
   /**
-   * Number of worker threads; each runs many downloads concurrently.
+   * Number of worker threads; each runs many downloads concurrently. At most
+   * `slots` threads are started (a thread needs at least one slot).
    * @default 2
    */
   threads?: number;
   /**
-   * Most downloads running at once in this worker (global concurrency), split
-   * evenly over the threads (each runs ceil(slots / threads)).
+   * Most downloads running at once in this worker (global concurrency),
+   * exactly: split over the threads, which differ by one at most (5 over 2
+   * threads: 3 and 2; see threadShares in pool.ts).
    * @default 16
    */
   slots?: number;
@@ -54,7 +56,7 @@ export interface FetchExecutorOptions {
   /**
    * Most open connections per origin, per thread. The default lets every
    * download a thread runs use its own connection to one host.
-   * @default ceil(slots / threads)
+   * @default the thread's share of `slots`
    */
   connectionsPerOrigin?: number;
   /**
@@ -297,7 +299,6 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     this.#maxPrefetch = nonNegativeInt('prefetch', options.prefetch ?? d.prefetch);
     this.slots = concurrency + this.#maxPrefetch;
     this.#perHostDefault = nonNegativeInt('perHostConcurrency', options.perHostConcurrency ?? d.perHostConcurrency);
-    const perThread = Math.ceil(concurrency / threads);
     this.#limits = {
       maxBytes: positiveInt('maxBytes', options.maxBytes ?? d.maxBytes),
       maxRedirects: nonNegativeInt('maxRedirects', options.maxRedirects ?? d.maxRedirects),
@@ -313,16 +314,18 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
       allowPrivate: options.allowPrivate ?? d.allowPrivate,
     });
     this.#firstHops = new FirstHopCache(this.#egress);
+    const connectionsPerOrigin = options.connectionsPerOrigin;
     this.#pool = new FetchThreadPool({
       threads,
+      concurrency,
+      connectionsPerOrigin:
+        connectionsPerOrigin === undefined ? undefined : positiveInt('connectionsPerOrigin', connectionsPerOrigin),
       onError: onThreadError,
       threadConfig: {
         type: 'fetch-thread-config',
         dataRoot: path.resolve(options.dataRoot),
         allowLoopback: options.allowLoopback ?? d.allowLoopback,
         allowPrivate: options.allowPrivate ?? d.allowPrivate,
-        concurrency: perThread,
-        connectionsPerOrigin: positiveInt('connectionsPerOrigin', options.connectionsPerOrigin ?? perThread),
         userAgent: options.userAgent ?? d.userAgent,
         resumeTtlMs: positiveInt('resumeTtlMs', options.resumeTtlMs ?? d.resumeTtlMs),
         syncWriteLimitMs: nonNegativeInt('syncWriteLimitMs', options.syncWriteLimitMs ?? d.syncWriteLimitMs),
@@ -375,8 +378,8 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
 
   /**
    * Gives waiting tasks to threads, oldest first, while their hosts' limits
-   * allow. The global limit needs no check here: the threads enforce it, and
-   * the credits bound what is accepted.
+   * allow. The global limit needs no check here: the threads enforce it (their
+   * shares add up to `slots`), and the credits bound what is accepted.
    */
   #pump(): void {
     let i = 0;

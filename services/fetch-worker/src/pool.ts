@@ -47,10 +47,21 @@ const THREAD_OLD_GENERATION_MB = 48;
 
 /** Options of {@link FetchThreadPool}. */
 export interface FetchThreadPoolOptions {
-  /** Number of threads, all started at once and kept (their HTTP connections stay warm). */
+  /**
+   * Number of threads, all started at once and kept (their HTTP connections
+   * stay warm); at most `concurrency` of them, as a thread without a slot
+   * would never run a download.
+   */
   threads: number;
-  /** Given to every thread as `workerData`. */
-  threadConfig: FetchThreadConfig;
+  /** Downloads running at once over all threads, exactly (see {@link threadShares}). */
+  concurrency: number;
+  /**
+   * Most open connections per origin in each thread's HTTP agent.
+   * @default the thread's share of `concurrency`
+   */
+  connectionsPerOrigin?: number;
+  /** Given to every thread as `workerData`, with its own share of `concurrency`. */
+  threadConfig: Omit<FetchThreadConfig, 'concurrency' | 'connectionsPerOrigin'>;
   /** Errors of a thread that are not tied to a task (a crashed thread is also reported here). */
   onError: (err: Error) => void;
 }
@@ -68,6 +79,8 @@ interface PendingTask extends ThreadTaskCallbacks {
 
 interface FetchThread {
   worker: Worker;
+  /** Downloads this thread runs at once (its share); what it is given beyond that waits in its queue. */
+  concurrency: number;
   tasks: Map<number, PendingTask>;
   outbox: ToThreadMessage[];
   /** A flush is scheduled: at the end of this turn (immediate) or after BATCH_DELAY_MS (timer). */
@@ -76,6 +89,27 @@ interface FetchThread {
   /** Resolves when the thread answered 'closed' or exited. */
   closed: Promise<void>;
   markClosed: () => void;
+}
+
+/**
+ * How many downloads each thread runs at once so that together they run
+ * exactly `concurrency`: the floor of an even split, plus one on the first
+ * `concurrency % threads` threads (5 over 2: [3, 2]). With fewer slots than
+ * threads, only `concurrency` threads of one slot each (1 over 2: [1]): a
+ * thread with no slot would hold whatever it is given forever.
+ *
+ * The limit is the sum of the threads' own limits, not a count kept on the
+ * main thread, so that a thread still queues downloads beyond its share and
+ * starts the next one the moment one ends, without a round trip to the main
+ * thread per download (what keeps thousands of tiny files per second cheap).
+ * Shares of ceil(concurrency / threads) each would run up to `threads - 1`
+ * more than `concurrency` (3 over 2: 4 at once).
+ */
+export function threadShares(concurrency: number, threads: number): number[] {
+  const n = Math.min(threads, concurrency);
+  const base = Math.floor(concurrency / n);
+  const extra = concurrency % n;
+  return Array.from({ length: n }, (_, i) => base + (i < extra ? 1 : 0));
 }
 
 /**
@@ -98,7 +132,7 @@ export class FetchThreadPool {
 
   constructor(options: FetchThreadPoolOptions) {
     this.#options = options;
-    for (let i = 0; i < options.threads; i++) this.#threads.push(this.#spawn());
+    for (const share of threadShares(options.concurrency, options.threads)) this.#threads.push(this.#spawn(share));
   }
 
   /** Downloads running on each thread (for tests and metrics). */
@@ -106,10 +140,15 @@ export class FetchThreadPool {
     return this.#threads.map((t) => t.tasks.size);
   }
 
-  /** Starts a download on the least busy thread; returns its id (for {@link cancel}). */
+  /**
+   * Starts a download on the thread with the most free slots, or with the
+   * shortest queue when every slot is taken (shares may differ by one, so the
+   * count of tasks alone would favour the smaller share); returns its id (for
+   * {@link cancel}).
+   */
   start(task: ThreadTask, callbacks: ThreadTaskCallbacks): number {
     let best = this.#threads[0]!;
-    for (const t of this.#threads) if (t.tasks.size < best.tasks.size) best = t;
+    for (const t of this.#threads) if (t.tasks.size - t.concurrency < best.tasks.size - best.concurrency) best = t;
     const id = this.#nextId++;
     best.tasks.set(id, { task, onProgress: callbacks.onProgress, onDone: callbacks.onDone });
     this.#send(best, encodeStart(id, task, this.#options.threadConfig.limits));
@@ -144,9 +183,14 @@ export class FetchThreadPool {
     await Promise.all(this.#threads.map((t) => t.worker.terminate()));
   }
 
-  #spawn(): FetchThread {
+  #spawn(concurrency: number): FetchThread {
+    const workerData: FetchThreadConfig = {
+      ...this.#options.threadConfig,
+      concurrency,
+      connectionsPerOrigin: this.#options.connectionsPerOrigin ?? concurrency,
+    };
     const worker = new Worker(FETCH_THREAD_FILENAME, {
-      workerData: this.#options.threadConfig,
+      workerData,
       // A small young generation: these threads allocate little JS, and frequent
       // scavenges free dead socket buffers early (see GC_EVERY_BYTES in the
       // thread). Measured on W1 (2,000 × 64 KiB): 16 MiB → ~240 MiB worker RSS,
@@ -159,6 +203,7 @@ export class FetchThreadPool {
     let markClosed!: () => void;
     const thread: FetchThread = {
       worker,
+      concurrency,
       tasks: new Map(),
       outbox: [],
       flushImmediate: null,
@@ -196,7 +241,7 @@ export class FetchThreadPool {
     const index = this.#threads.indexOf(thread);
     if (!this.#closing) {
       this.#options.onError(new Error(`fetch thread exited unexpectedly (code ${code}); replacing it`));
-      if (index >= 0) this.#threads[index] = this.#spawn();
+      if (index >= 0) this.#threads[index] = this.#spawn(thread.concurrency);
     }
     const { dataRoot } = this.#options.threadConfig;
     for (const p of orphans) {
@@ -215,7 +260,7 @@ export class FetchThreadPool {
     if (thread.flushImmediate !== null) return;
     // `tasks` counts this message's download already: more than `concurrency` means the
     // thread has queued work and will not idle while this waits to be batched.
-    const busy = message[0] === START && thread.tasks.size > this.#options.threadConfig.concurrency;
+    const busy = message[0] === START && thread.tasks.size > thread.concurrency;
     if (busy && !this.#closing) {
       thread.flushTimer ??= setTimeout(() => this.#flush(thread), BATCH_DELAY_MS);
       return;

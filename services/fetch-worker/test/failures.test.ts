@@ -1,9 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import type * as net from 'node:net';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { FetchTask } from '@spindle/sdk';
-import { closedPort, fetchOptions, fetchTask, listDir, makeDataRoot, startServer, taskContext, useExecutor } from './helpers';
+import {
+  closedPort,
+  fetchOptions,
+  fetchTask,
+  listDir,
+  makeDataRoot,
+  startServer,
+  taskContext,
+  unansweredPort,
+  useExecutor,
+} from './helpers';
 
 describe('fetch executor: failures become task errors', () => {
   const fx = useExecutor({ threads: 2, slots: 8, allowLoopback: true, maxBytes: 100_000, maxRedirects: 3 });
@@ -287,6 +298,27 @@ describe('fetch executor: failures become task errors', () => {
     });
   });
 
+  it("reports a connect that never completes as TIMEOUT (connect timeout), after the job's own timeout", async () => {
+    const unanswered = await unansweredPort();
+    try {
+      const started = performance.now();
+      const outcome = await fx.executor.run(
+        fetchTask(`http://127.0.0.1:${unanswered.port}/never`, { options: fetchOptions({ connectTimeoutMs: 300 }) }),
+        taskContext(),
+      );
+      const elapsed = performance.now() - started;
+      expect(outcome).toMatchObject({
+        $case: 'error',
+        value: { code: 'TIMEOUT', retryable: true, message: expect.stringContaining('UND_ERR_CONNECT_TIMEOUT') },
+      });
+      // Its own 300 ms, not the worker's default of 10 s (timers fire no earlier than due, ±1 ms).
+      expect(elapsed).toBeGreaterThanOrEqual(299);
+      expect(elapsed).toBeLessThan(10_000);
+    } finally {
+      await unanswered.close();
+    }
+  });
+
   it('enforces the total timeout on a body that trickles forever', async () => {
     fx.server = await startServer((_req, res) => {
       res.writeHead(200);
@@ -345,6 +377,57 @@ describe('fetch executor: failures become task errors', () => {
       expect(await listDir(path.join(outside, 'sub'))).toEqual([]);
     } finally {
       await fs.rm(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('fetch executor: connect timeouts set by jobs', () => {
+  // One thread, so that all the agents below are that thread's.
+  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true, connectTimeoutMs: 10_000 });
+
+  async function connectTimeout(port: number, connectTimeoutMs: number): Promise<number> {
+    const started = performance.now();
+    const outcome = await fx.executor.run(
+      fetchTask(`http://127.0.0.1:${port}/never`, { options: fetchOptions({ connectTimeoutMs }) }),
+      taskContext(),
+    );
+    expect(outcome).toMatchObject({ $case: 'error', value: { code: 'TIMEOUT', message: expect.stringContaining('UND_ERR_CONNECT_TIMEOUT') } });
+    return performance.now() - started;
+  }
+
+  it('keeps a bounded number of agents open however many distinct timeouts jobs send, each still honoured', async () => {
+    // Each agent keeps its keep-alive connection to the server open: the open connections
+    // show how many agents are.
+    const open = new Set<net.Socket>();
+    fx.server = await startServer((req, res) => {
+      const socket = req.socket;
+      if (!open.has(socket)) {
+        open.add(socket);
+        socket.once('close', () => open.delete(socket));
+      }
+      res.end(req.url);
+    });
+    const unanswered = await unansweredPort();
+    try {
+      expect(await connectTimeout(unanswered.port, 300)).toBeGreaterThanOrEqual(299);
+      const distinct = 30;
+      for (let i = 0; i < distinct; i++) {
+        const url = `${fx.server.origin}/t${i}`;
+        const outcome = await fx.executor.run(
+          fetchTask(url, { outputDir: 'agents', options: fetchOptions({ connectTimeoutMs: 20_000 + i }) }),
+          taskContext(),
+        );
+        expect(outcome).toMatchObject({ $case: 'fetch', value: { bytes: `/t${i}`.length } });
+      }
+      expect(fx.server.connections()).toBe(distinct);
+      // SPARE_AGENTS (8) idle agents stay; the others were closed with their connections.
+      await vi.waitFor(() => expect(open.size).toBeLessThanOrEqual(8), { timeout: 10_000, interval: 20 });
+      // The agent of 300 ms was closed long ago; a new one has the same timeout.
+      const elapsed = await connectTimeout(unanswered.port, 300);
+      expect(elapsed).toBeGreaterThanOrEqual(299);
+      expect(elapsed).toBeLessThan(10_000);
+    } finally {
+      await unanswered.close();
     }
   });
 });

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { TaskContext, TaskExecutor, TaskProgressUpdate } from '@spindle/runtime';
 import type { FetchOptions, FetchTask } from '@spindle/sdk';
@@ -54,6 +56,46 @@ export async function closedPort(): Promise<number> {
   const { port } = s.address() as AddressInfo;
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
+}
+
+/** Source of the thread behind {@link unansweredPort}. */
+const UNANSWERED_LISTENER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const net = require('node:net');
+const server = net.createServer();
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  parentPort.postMessage(server.address().port);
+  // The event loop stays blocked until the test is done: nothing is ever accepted.
+  while (Atomics.load(workerData, 0) === 0) Atomics.wait(workerData, 0, 0, 100);
+  server.close();
+});
+`;
+
+/**
+ * A port on 127.0.0.1 where connecting never completes: a listener that never
+ * accepts, its accept queue (backlog 1) filled by connections of its own, so
+ * the kernel drops every further SYN and the client's connect hangs until its
+ * connect timeout.
+ */
+export async function unansweredPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const listener = new Worker(UNANSWERED_LISTENER, { eval: true, workerData: stop });
+  const port = await new Promise<number>((resolve, reject) => {
+    listener.once('message', resolve);
+    listener.once('error', reject);
+  });
+  // More than the queue holds; their SYNs are sent now, before any the test sends.
+  const fillers = Array.from({ length: 4 }, () => net.connect(port, '127.0.0.1').on('error', () => {}));
+  await new Promise((resolve) => fillers[0]!.once('connect', resolve));
+  return {
+    port,
+    async close() {
+      for (const f of fillers) f.destroy();
+      Atomics.store(stop, 0, 1);
+      Atomics.notify(stop, 0);
+      await listener.terminate();
+    },
+  };
 }
 
 export async function makeDataRoot(): Promise<string> {

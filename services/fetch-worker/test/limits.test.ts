@@ -8,7 +8,9 @@ import { createFetchExecutor } from '@spindle/fetch-worker';
 import { fetchOptions, fetchTask, makeDataRoot, startServer, taskContext, type TestServer } from './helpers';
 
 /** A server that holds every response until `release()`, counting requests in flight. */
-async function gatedServer(): Promise<TestServer & { inFlight(): number; maxInFlight(): number; release(): void }> {
+async function gatedServer(): Promise<
+  TestServer & { inFlight(): number; maxInFlight(): number; held(): number; releaseOne(): void; release(): void }
+> {
   let inFlight = 0;
   let max = 0;
   const waiting: http.ServerResponse[] = [];
@@ -23,6 +25,11 @@ async function gatedServer(): Promise<TestServer & { inFlight(): number; maxInFl
   return Object.assign(server, {
     inFlight: () => inFlight,
     maxInFlight: () => max,
+    held: () => waiting.length,
+    /** Answers the oldest held request. */
+    releaseOne() {
+      waiting.shift()?.end('ok');
+    },
     release() {
       open = true;
       for (const res of waiting.splice(0)) res.end('ok');
@@ -36,7 +43,12 @@ describe('fetch executor: concurrency limits', () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
 
-  async function setup(options: { slots: number; prefetch: number; perHostConcurrency?: number }): Promise<TaskExecutor<FetchTask>> {
+  async function setup(options: {
+    slots: number;
+    prefetch: number;
+    threads?: number;
+    perHostConcurrency?: number;
+  }): Promise<TaskExecutor<FetchTask>> {
     const dataRoot = await makeDataRoot();
     const executor = createFetchExecutor({ dataRoot, threads: 2, allowLoopback: true, ...options });
     cleanup.push(() => fs.rm(dataRoot, { recursive: true, force: true }), () => executor.close());
@@ -54,6 +66,37 @@ describe('fetch executor: concurrency limits', () => {
     const outcomes = await Promise.all(runs);
     expect(outcomes.every((o) => o.$case === 'fetch')).toBe(true);
     expect(server.maxInFlight()).toBe(4);
+  });
+
+  // Each thread runs its share of the slots; shares of ceil(slots / threads) ran 4 at once
+  // for 3 slots over 2 threads, 6 for 5, and 2 for 1.
+  it.each([
+    { slots: 3, threads: 2 },
+    { slots: 5, threads: 2 },
+    { slots: 1, threads: 2 },
+  ])('runs exactly $slots downloads at once over $threads threads', async ({ slots, threads }) => {
+    const executor = await setup({ slots, threads, prefetch: 0 });
+    // Every thread is up once each has run a download (each gets one of the first `slots`);
+    // otherwise a thread that starts late might find the others' queues drained already.
+    const warm = await startServer((_req, res) => res.end('ok'));
+    cleanup.push(() => warm.close());
+    const warmUp = Array.from({ length: slots * 2 }, (_, i) => executor.run(fetchTask(`${warm.origin}/w${i}`), taskContext()));
+    expect((await Promise.all(warmUp)).every((o) => o.$case === 'fetch')).toBe(true);
+    const server = await gatedServer();
+    cleanup.push(() => server.close());
+    // Enough for every thread to have a queue, whatever its share.
+    const total = slots * 4;
+    const runs = Array.from({ length: total }, (_, i) => executor.run(fetchTask(`${server.origin}/f${i}`), taskContext()));
+    await vi.waitFor(() => expect(server.inFlight()).toBeGreaterThanOrEqual(slots), { timeout: 10_000, interval: 10 });
+    // One answer at a time: each frees one slot, which its thread fills from its queue.
+    for (let i = 0; i < total; i++) {
+      await vi.waitFor(() => expect(server.held()).toBeGreaterThan(0), { timeout: 10_000, interval: 5 });
+      server.releaseOne();
+    }
+    const outcomes = await Promise.all(runs);
+    expect(outcomes.every((o) => o.$case === 'fetch')).toBe(true);
+    expect(server.requests).toHaveLength(total);
+    expect(server.maxInFlight()).toBe(slots);
   });
 
   it('limits downloads per host, and another host is not held up behind it', async () => {

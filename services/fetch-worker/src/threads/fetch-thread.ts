@@ -14,6 +14,7 @@ import { exposeGc } from '../heap-governor';
 import { OutputDirs } from '../fetch/output-path';
 import { EgressPolicy } from '../fetch/url-policy';
 import { WriteMode } from '../fetch/write-mode';
+import { ConnectTimeoutAgents } from './agents';
 import {
   CANCEL,
   CLOSE,
@@ -36,22 +37,15 @@ const config = readConfig(workerData);
 const egress = new EgressPolicy(config);
 const outputDirs = new OutputDirs(config.dataRoot);
 const partials = new PartialRegistry(config.resumeTtlMs);
-// One Agent per distinct connect timeout (connect timeouts are per Agent in undici);
-// in practice every task uses the worker default and there is exactly one.
-const agents = new Map<number, Agent>();
+// One Agent per connect timeout (connect timeouts are per Agent in undici), the
+// default's for good and a few others (see ConnectTimeoutAgents).
+const agents = new ConnectTimeoutAgents(
+  config.limits.connectTimeoutMs,
+  (timeout) => new Agent({ connections: config.connectionsPerOrigin, connect: { timeout, lookup: egress.lookup } }),
+);
 
 const env: DownloadEnv = {
-  dispatcher(connectTimeoutMs) {
-    let agent = agents.get(connectTimeoutMs);
-    if (agent === undefined) {
-      agent = new Agent({
-        connections: config.connectionsPerOrigin,
-        connect: { timeout: connectTimeoutMs, lookup: egress.lookup },
-      });
-      agents.set(connectTimeoutMs, agent);
-    }
-    return agent;
-  },
+  dispatcher: (connectTimeoutMs) => agents.get(connectTimeoutMs),
   egress,
   headers: { 'user-agent': config.userAgent, accept: '*/*' },
   partials,
@@ -230,6 +224,9 @@ function start(id: number, task: ThreadTask): void {
 }
 
 async function runOne(id: number, task: ThreadTask, control: DownloadControl): Promise<FetchThreadResult> {
+  const connectTimeoutMs = task.limits.connectTimeoutMs;
+  // Keeps the agent of this timeout open while the download may use it.
+  agents.acquire(connectTimeoutMs);
   try {
     let dirAbs = outputDirs.known(task.outputDir);
     if (dirAbs === undefined) {
@@ -264,6 +261,8 @@ async function runOne(id: number, task: ThreadTask, control: DownloadControl): P
     // The folder vanished after it was created and cached: make the next task recreate it.
     if (errorCodeOf(err instanceof FetchError ? err.cause : err) === 'ENOENT') outputDirs.forget(task.outputDir);
     return { type: 'error', error: toTaskError(err, task.url) };
+  } finally {
+    agents.release(connectTimeoutMs);
   }
 }
 
@@ -279,7 +278,7 @@ async function close(): Promise<void> {
   await Promise.allSettled([...running.values()].map((r) => r.done));
   clearInterval(sweepTimer);
   partials.removeAll();
-  await Promise.allSettled([...agents.values()].map((a) => a.destroy()));
+  await agents.destroy();
   post([CLOSED]);
   flush();
 }
