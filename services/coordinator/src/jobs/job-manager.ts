@@ -50,6 +50,11 @@ export interface JobManagerOptions {
   leaseTimeoutMs: number;
   /** Least time between two progress events of one job. @default 250 */
   progressIntervalMs: number;
+  /**
+   * Longest server Retry-After a retry waits out; a longer one fails the task at
+   * once, its message naming both. @default 600000
+   */
+  maxRetryAfterMs: number;
 }
 
 interface ActiveJob {
@@ -113,7 +118,7 @@ export class JobManager {
   private readonly rr = new Map<WorkerKind, number>();
 
   constructor(options: JobManagerOptions) {
-    for (const k of ['heartbeatIntervalMs', 'leaseTimeoutMs', 'progressIntervalMs'] as const) {
+    for (const k of ['heartbeatIntervalMs', 'leaseTimeoutMs', 'progressIntervalMs', 'maxRetryAfterMs'] as const) {
       if (!Number.isInteger(options[k]) || options[k] <= 0) {
         throw new TypeError(`options.${k} must be a positive integer`);
       }
@@ -128,10 +133,14 @@ export class JobManager {
   /** Loads unfinished jobs (after a restart every running task is pending again) and starts lease checks. */
   start(): void {
     const reset = this.store.resetRunningTasks();
+    const now = Date.now();
     for (const row of this.store.activeJobs()) {
       const job = this.loadActive(row);
       for (const t of this.store.unfinishedTasks(row.id)) {
-        this.queue.push({ taskId: t.id, jobId: t.job_id, kind: t.kind, attempt: t.attempt });
+        const q: QueuedTask = { taskId: t.id, jobId: t.job_id, kind: t.kind, attempt: t.attempt, httpStatus: t.http_status };
+        // A retry's backoff or a server's Retry-After still holds after a restart.
+        if (t.not_before_ms > now) this.queue.pushLater(q, t.not_before_ms - now);
+        else this.queue.push(q);
       }
       this.logger.info({ jobId: row.id, pending: job.pending }, 'resumed job');
     }
@@ -252,7 +261,7 @@ export class JobManager {
   }
 
   private enqueue(job: ActiveJob, p: PlannedTask): void {
-    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0 });
+    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0, httpStatus: 0 });
   }
 
   getJob(jobId: string, withSpec = true): Job {
@@ -524,29 +533,39 @@ export class JobManager {
   /**
    * A failed attempt: retried after a backoff when retryable and attempts remain,
    * else final. `byWorker` marks a worker-side cancellation (drain), which is
-   * retried at once without using up an attempt.
+   * retried at once without using up an attempt. The final error is the last
+   * attempt's with the last HTTP status any attempt saw: 503, 503, then a refused
+   * connection ends as CONNECT with http_status 503, not 0.
    */
   private onTaskError(job: ActiveJob, lease: Lease, workerId: string, error: TaskError, byWorker: boolean): void {
     const { taskId, attempt } = lease;
     const free = this.freeAttempts.get(taskId) ?? 0;
     if (byWorker) this.freeAttempts.set(taskId, free + 1);
     const allowed = job.retry.maxAttempts + (byWorker ? free + 1 : free);
-    if ((error.retryable || byWorker) && attempt < allowed) {
-      // A server's Retry-After wins over a shorter backoff, up to the policy's cap.
-      const delay = byWorker
-        ? 0
-        : Math.max(backoffMs(job.retry, attempt - free), Math.min(error.retryAfterMs, job.retry.maxBackoffMs));
-      this.store.markPending(taskId);
+    const httpStatus = error.httpStatus || lease.httpStatus;
+    const retry = (error.retryable || byWorker) && attempt < allowed;
+    // A server's Retry-After is waited out in full, however long the policy's backoff;
+    // one beyond maxRetryAfterMs fails the task now: an earlier try would go against
+    // what the server asked, and a hostile server could otherwise park it for a day.
+    const tooLong = retry && !byWorker && error.retryAfterMs > this.opts.maxRetryAfterMs;
+    if (retry && !tooLong) {
+      const delay = byWorker ? 0 : Math.max(backoffMs(job.retry, attempt - free), error.retryAfterMs);
+      this.store.markRetrying(taskId, httpStatus, delay > 0 ? Date.now() + delay : 0);
       job.pending++;
       this.appendEvent(job, { $case: 'taskRetrying', value: { taskId, attempt, error, backoffMs: delay } });
-      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt };
+      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt, httpStatus };
       if (delay > 0) this.queue.pushLater(q, delay);
       else this.queue.push(q);
       this.opts.metrics?.tasksRetried.inc();
       return;
     }
     this.freeAttempts.delete(taskId);
-    const final = { ...error, attempts: attempt - free };
+    const final: TaskError = {
+      ...error,
+      message: finalMessage(error, httpStatus, tooLong ? this.opts.maxRetryAfterMs : 0),
+      httpStatus,
+      attempts: attempt - free,
+    };
     this.store.markFinished(
       taskId,
       TaskState.TASK_STATE_FAILED,
@@ -698,7 +717,7 @@ export class JobManager {
     if (!job || !stored) return undefined; // job finished or cancelled meanwhile
     const attempt = q.attempt + 1;
     session.credits--;
-    session.leases.set(q.taskId, { taskId: q.taskId, attempt, jobId: q.jobId, target: stored.target });
+    session.leases.set(q.taskId, { taskId: q.taskId, attempt, jobId: q.jobId, target: stored.target, httpStatus: q.httpStatus });
     this.store.markAssigned(q.taskId, attempt, session.workerId);
     job.pending--;
     job.running++;
@@ -860,6 +879,27 @@ export class JobManager {
     this.events.once('shutdown', fn);
     return () => this.events.off('shutdown', fn);
   }
+}
+
+/**
+ * A failed task's final message: the last attempt's, plus why a Retry-After was not
+ * waited out (`retryAfterCapMs` > 0) and the status of an earlier attempt when the
+ * last one got no HTTP response.
+ */
+function finalMessage(error: TaskError, httpStatus: number, retryAfterCapMs: number): string {
+  let message = error.message;
+  if (retryAfterCapMs > 0) {
+    message +=
+      `; not retried: the server's Retry-After (${seconds(error.retryAfterMs)}) is longer than the ` +
+      `coordinator waits (SPINDLE_MAX_RETRY_AFTER_MS, ${seconds(retryAfterCapMs)})`;
+  }
+  if (error.httpStatus === 0 && httpStatus > 0) message += `; an earlier attempt got HTTP ${httpStatus}`;
+  return message;
+}
+
+/** Milliseconds as whole seconds, rounded up ("3600 s"), as the fetch worker writes Retry-After. */
+function seconds(ms: number): string {
+  return `${Math.ceil(ms / 1000)} s`;
 }
 
 function taskKindFor(kind: WorkerKind): TaskKind {

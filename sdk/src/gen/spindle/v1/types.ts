@@ -389,7 +389,10 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** Delay before the first retry, in ms; doubled each retry. 0 = default (500). */
   initialBackoffMs: number;
-  /** Upper bound of the delay between attempts, in ms. 0 = default (10000). */
+  /**
+   * Upper bound of the backoff between attempts, in ms. 0 = default (10000). A
+   * server's Retry-After (TaskError.retry_after_ms) is not bound by it.
+   */
   maxBackoffMs: number;
 }
 
@@ -612,12 +615,18 @@ export interface TaskError {
    * for other 4xx statuses, CHECKSUM_MISMATCH, TOO_LARGE, POLICY or REDIRECT.
    */
   retryable: boolean;
-  /** The last HTTP status seen, if any. */
+  /**
+   * The last HTTP status seen, if any. On a task's final error, the coordinator
+   * sets the last one any of its attempts saw: an earlier attempt's when the last
+   * one got no response (its message then says so).
+   */
   httpStatus: number;
   /**
    * Set by a worker from a Retry-After header (HTTP 429/503): wait at least this
-   * long, in ms, before the next attempt. The coordinator honours it, capped by the
-   * retry policy's max_backoff_ms.
+   * long, in ms, before the next attempt. The coordinator waits that long even
+   * beyond the retry policy's max_backoff_ms, up to its SPINDLE_MAX_RETRY_AFTER_MS
+   * (10 minutes by default); a longer Retry-After fails the task at once, with a
+   * message naming both.
    */
   retryAfterMs: number;
   /** Attempts made, set by the coordinator on a task's final error. */
