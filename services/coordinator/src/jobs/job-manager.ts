@@ -789,8 +789,7 @@ export class JobManager {
     const dt = (now - first[0]) / 1000;
     const bytesPerSecond = dt > 0 ? (bytesDone - first[1]) / dt : 0;
     const tasksPerSecond = dt > 0 ? (finished - first[2]) / dt : 0;
-    const remainingTasks = job.pending + job.running;
-    const eta = remainingTasks === 0 ? 0 : tasksPerSecond > 0 ? remainingTasks / tasksPerSecond : 0;
+    const eta = etaSeconds(job, bytesPerSecond, tasksPerSecond);
     return {
       tasksTotal: job.pending + job.running + finished,
       tasksPending: job.pending,
@@ -879,6 +878,33 @@ export class JobManager {
     this.events.once('shutdown', fn);
     return () => this.events.off('shutdown', fn);
   }
+}
+
+/**
+ * Seconds until the job ends, or 0 (unknown) when the data do not say. From the byte
+ * rate when every byte still to come is known: no task is pending (its size is
+ * unknown until it starts), every running task has reported the size it expects, none
+ * will be followed by a task not created yet (the stats step of fetch_then_stats), and
+ * some bytes remain. Otherwise from the rate at which tasks finished in the last 5 s.
+ * So a job of one large download shows an ETA as soon as its rate is measured.
+ */
+function etaSeconds(job: ActiveJob, bytesPerSecond: number, tasksPerSecond: number): number {
+  const remainingTasks = job.pending + job.running;
+  if (remainingTasks === 0) return 0;
+  if (job.pending === 0 && job.live.size === job.running && bytesPerSecond > 0) {
+    const followUps = job.spec.kind?.$case === 'fetchThenStats';
+    let remainingBytes = 0;
+    let known = true;
+    for (const [taskId, l] of job.live) {
+      if (l.total <= 0 || (followUps && kindOfTaskId(taskId) === TaskKind.TASK_KIND_FETCH)) {
+        known = false;
+        break;
+      }
+      remainingBytes += Math.max(0, l.total - l.bytes);
+    }
+    if (known && remainingBytes > 0) return remainingBytes / bytesPerSecond;
+  }
+  return tasksPerSecond > 0 ? remainingTasks / tasksPerSecond : 0;
 }
 
 /**

@@ -549,7 +549,14 @@ export interface JobProgress {
   bytesPerSecond: number;
   /** Recent throughput in finished tasks per second. */
   tasksPerSecond: number;
-  /** Estimated seconds until the job finishes; 0 when unknown. */
+  /**
+   * Estimated seconds until the job finishes; 0 when unknown. When no task is
+   * pending, every running task has reported its expected size (bytes_total of
+   * its progress) and none will be followed by a task not created yet (the stats
+   * step of fetch_then_stats): the bytes still to come (bytes_total - bytes_done)
+   * over bytes_per_second. Otherwise the unfinished tasks over tasks_per_second,
+   * which is 0 (ETA unknown) when no task finished in the last 5 s.
+   */
   etaSeconds: number;
 }
 
