@@ -57,6 +57,13 @@ export interface JobManagerOptions {
   maxRetryAfterMs: number;
 }
 
+/**
+ * Stored events read per page of a WatchJob replay: the replay of a 100,000-item
+ * fetch job (its event log ~43 MB, ~430 bytes per finished download) holds one
+ * page (~0.4 MB) rather than all of it.
+ */
+export const REPLAY_PAGE = 1000;
+
 interface ActiveJob {
   row: JobRow;
   spec: JobSpec;
@@ -384,40 +391,85 @@ export class JobManager {
   /**
    * Delivers the job's events after `afterSeq` (stored ones first, then live ones)
    * until the job is terminal and its last event was delivered, or `signal` aborts.
-   * Progress events are live only.
+   * Progress events are live only. The stored events are read a page at a time
+   * (REPLAY_PAGE), and while `onEvent` says the receiver's buffer is full (returns
+   * false) the replay waits for `drained()`, so a slow client of a long job holds
+   * neither its event log nor a backlog of encoded messages. Live events are sent as
+   * they come: at most one job's worth of them.
    */
-  watch(jobId: string, afterSeq: number, onEvent: (e: JobEvent) => void, signal: AbortSignal): Promise<void> {
+  watch(
+    jobId: string,
+    afterSeq: number,
+    onEvent: (e: JobEvent) => boolean,
+    signal: AbortSignal,
+    drained: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     this.requireJob(jobId);
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       let lastSent = afterSeq;
       let replaying = true;
       let done = false;
-      const buffered: JobEvent[] = [];
-      const finish = () => {
+      /** The latest progress event that came during the replay; sent after it. */
+      let progress: JobEvent | undefined;
+      let wake: (() => void) | undefined;
+      const finish = (err?: Error) => {
         if (done) return;
         done = true;
         this.events.off(jobId, listener);
-        signal.removeEventListener('abort', finish);
-        resolve();
+        signal.removeEventListener('abort', onAbort);
+        wake?.();
+        if (err) reject(err);
+        else resolve();
       };
-      const deliver = (e: JobEvent) => {
-        if (done) return;
+      const onAbort = () => finish();
+      /** Sends `e` unless sent already; false when the receiver asks to wait. */
+      const deliver = (e: JobEvent): boolean => {
+        if (done) return true;
         if (e.event?.$case !== 'progress') {
-          if (e.seq <= lastSent) return;
+          if (e.seq <= lastSent) return true;
           lastSent = e.seq;
         }
-        onEvent(e);
+        const more = onEvent(e);
         if (e.event?.$case === 'stateChanged' && isTerminalJobState(e.event.value.state)) finish();
+        return more;
       };
-      const listener = (e: JobEvent) => (replaying ? buffered.push(e) : deliver(e));
+      // While replaying, every stored event appended meanwhile is read from the store
+      // in its turn; only the newest progress snapshot is kept for afterwards.
+      const listener = (e: JobEvent) => {
+        if (!replaying) deliver(e);
+        else if (e.event?.$case === 'progress') progress = e;
+      };
+      const waitDrained = () =>
+        new Promise<void>((wakeUp) => {
+          wake = wakeUp;
+          drained().then(wakeUp, wakeUp);
+        });
+      const replay = async () => {
+        for (;;) {
+          const page = this.store.eventsAfter(jobId, lastSent, REPLAY_PAGE);
+          let waited = false;
+          for (const { data } of page) {
+            const more = deliver(JobEvent.decode(data));
+            if (done) return;
+            if (more) continue;
+            waited = true;
+            await waitDrained();
+            if (done) return;
+          }
+          // A short page read without waiting is the end of the log, and the switch to
+          // live events below happens in the same turn of the event loop: no event can
+          // fall between the two. Events appended while waiting are in the next page.
+          if (page.length < REPLAY_PAGE && !waited) break;
+        }
+        replaying = false;
+        if (progress) deliver(progress);
+        const row = this.active.get(jobId)?.row ?? this.store.getJob(jobId);
+        if (row && isTerminalJobState(row.state) && lastSent >= row.last_seq) finish();
+      };
       this.events.on(jobId, listener);
-      signal.addEventListener('abort', finish);
+      signal.addEventListener('abort', onAbort);
       if (signal.aborted) return finish();
-      for (const data of this.store.eventsAfter(jobId, afterSeq)) deliver(JobEvent.decode(data));
-      replaying = false;
-      for (const e of buffered) deliver(e);
-      const row = this.active.get(jobId)?.row ?? this.store.getJob(jobId);
-      if (row && isTerminalJobState(row.state) && lastSent >= row.last_seq) finish();
+      replay().catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
     });
   }
 

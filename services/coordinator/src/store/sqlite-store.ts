@@ -60,6 +60,12 @@ export interface TaskRow {
 /** An unfinished task as re-queued at start. */
 export type UnfinishedTask = Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'attempt' | 'state' | 'http_status' | 'not_before_ms'>;
 
+/** A stored job event: its seq and the encoded spindle.v1.JobEvent. */
+export interface StoredEvent {
+  seq: number;
+  data: Buffer;
+}
+
 /** Per-state task counts of a job with the byte and row totals of finished tasks. */
 export interface TaskCounts {
   byState: Map<TaskState, number>;
@@ -154,7 +160,7 @@ export class SqliteStore {
         `SELECT state, count(*) AS n, sum(bytes) AS bytes, sum(rows) AS rows FROM tasks WHERE job_id = ? GROUP BY state`,
       ),
       insertEvent: db.prepare(`INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)`),
-      eventsAfter: db.prepare(`SELECT data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq`).pluck(),
+      eventsAfter: db.prepare(`SELECT seq, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
       activeJobs: db.prepare(
         `SELECT * FROM jobs WHERE state IN (${JobState.JOB_STATE_QUEUED}, ${JobState.JOB_STATE_RUNNING})`,
       ),
@@ -406,8 +412,12 @@ export class SqliteStore {
     return this.stmts.maxSeq.get(jobId) as number;
   }
 
-  eventsAfter(jobId: string, afterSeq: number): Buffer[] {
-    return this.stmts.eventsAfter.all(jobId, afterSeq) as Buffer[];
+  /**
+   * At most `limit` of a job's stored events after `afterSeq`, in seq order: one page
+   * of a replay, so a watcher of a long job never holds its whole event log.
+   */
+  eventsAfter(jobId: string, afterSeq: number, limit: number): StoredEvent[] {
+    return this.stmts.eventsAfter.all(jobId, afterSeq, limit) as StoredEvent[];
   }
 
   activeJobs(): JobRow[] {
