@@ -17,6 +17,11 @@ const envSchema = z.object({
   SPINDLE_MAX_ITEMS_PER_JOB: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
   /** Least time between two progress events of a job. */
   SPINDLE_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /**
+   * Longest server Retry-After (HTTP 429/503) a retry waits out; a longer one fails the
+   * item at once. At most a day, the longest the fetch worker reports.
+   */
+  SPINDLE_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
   /** How long running client calls get to finish on shutdown. */
   SPINDLE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(5_000),
   SPINDLE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -31,6 +36,7 @@ export interface CoordinatorConfig {
   leaseTimeoutMs: number;
   maxItemsPerJob: number;
   progressIntervalMs: number;
+  maxRetryAfterMs: number;
   shutdownGraceMs: number;
   logLevel: string;
 }
@@ -52,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CoordinatorCon
     leaseTimeoutMs: e.SPINDLE_LEASE_TIMEOUT_MS,
     maxItemsPerJob: e.SPINDLE_MAX_ITEMS_PER_JOB,
     progressIntervalMs: e.SPINDLE_PROGRESS_INTERVAL_MS,
+    maxRetryAfterMs: e.SPINDLE_MAX_RETRY_AFTER_MS,
     shutdownGraceMs: e.SPINDLE_SHUTDOWN_GRACE_MS,
     logLevel: e.SPINDLE_LOG_LEVEL,
   });

@@ -43,6 +43,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     leaseTimeoutMs: config.leaseTimeoutMs,
     progressIntervalMs: config.progressIntervalMs,
+    maxRetryAfterMs: config.maxRetryAfterMs,
   });
   jobs.start();
   const grpc = createGrpcServer({ serviceNames: SERVICE_NAMES });

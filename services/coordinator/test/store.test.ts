@@ -94,3 +94,33 @@ describe('SqliteStore WAL checkpoints', () => {
     }
   });
 });
+
+describe('SqliteStore migrations', () => {
+  const tmp = () => makeTempDir('spindle-store-');
+
+  it('upgrades a database of the first schema: existing tasks start with no retry state', () => {
+    const file = path.join(tmp(), 'c.db');
+    const job = { id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_RUNNING, name: 'n', spec: Buffer.alloc(1), create_ms: 1 };
+    let store = new SqliteStore(file);
+    store.transaction(() => {
+      store.insertJob(job);
+      store.insertTask({ id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, target: 'http://x/0', spec: Buffer.alloc(1) });
+    });
+    store.close();
+    // Back to the first schema, as a coordinator before the retry-state columns left it.
+    const old = new Database(file);
+    old.exec('ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms');
+    old.pragma('user_version = 1');
+    old.close();
+    store = new SqliteStore(file);
+    try {
+      expect(store.unfinishedTasks('j')).toEqual([
+        { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0 },
+      ]);
+      store.transaction(() => store.markRetrying('j/f/0', 503, 1234));
+      expect(store.getTask('j/f/0')).toMatchObject({ state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234 });
+    } finally {
+      store.close();
+    }
+  });
+});

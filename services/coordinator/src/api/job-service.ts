@@ -83,9 +83,11 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
       afterSeq,
       (e) => {
         const message = wrap(e);
-        if (message !== undefined) call.write(message);
+        // false: the call's buffer is full (the client reads slower than the replay).
+        return message === undefined || call.write(message);
       },
       signal,
+      () => new Promise<void>((resolve) => call.once('drain', () => resolve())),
     );
     if (call.cancelled) return;
     if (signal.aborted) {

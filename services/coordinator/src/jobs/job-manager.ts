@@ -50,7 +50,19 @@ export interface JobManagerOptions {
   leaseTimeoutMs: number;
   /** Least time between two progress events of one job. @default 250 */
   progressIntervalMs: number;
+  /**
+   * Longest server Retry-After a retry waits out; a longer one fails the task at
+   * once, its message naming both. @default 600000
+   */
+  maxRetryAfterMs: number;
 }
+
+/**
+ * Stored events read per page of a WatchJob replay: the replay of a 100,000-item
+ * fetch job (its event log ~43 MB, ~430 bytes per finished download) holds one
+ * page (~0.4 MB) rather than all of it.
+ */
+export const REPLAY_PAGE = 1000;
 
 interface ActiveJob {
   row: JobRow;
@@ -113,7 +125,7 @@ export class JobManager {
   private readonly rr = new Map<WorkerKind, number>();
 
   constructor(options: JobManagerOptions) {
-    for (const k of ['heartbeatIntervalMs', 'leaseTimeoutMs', 'progressIntervalMs'] as const) {
+    for (const k of ['heartbeatIntervalMs', 'leaseTimeoutMs', 'progressIntervalMs', 'maxRetryAfterMs'] as const) {
       if (!Number.isInteger(options[k]) || options[k] <= 0) {
         throw new TypeError(`options.${k} must be a positive integer`);
       }
@@ -128,10 +140,14 @@ export class JobManager {
   /** Loads unfinished jobs (after a restart every running task is pending again) and starts lease checks. */
   start(): void {
     const reset = this.store.resetRunningTasks();
+    const now = Date.now();
     for (const row of this.store.activeJobs()) {
       const job = this.loadActive(row);
       for (const t of this.store.unfinishedTasks(row.id)) {
-        this.queue.push({ taskId: t.id, jobId: t.job_id, kind: t.kind, attempt: t.attempt });
+        const q: QueuedTask = { taskId: t.id, jobId: t.job_id, kind: t.kind, attempt: t.attempt, httpStatus: t.http_status };
+        // A retry's backoff or a server's Retry-After still holds after a restart.
+        if (t.not_before_ms > now) this.queue.pushLater(q, t.not_before_ms - now);
+        else this.queue.push(q);
       }
       this.logger.info({ jobId: row.id, pending: job.pending }, 'resumed job');
     }
@@ -252,7 +268,7 @@ export class JobManager {
   }
 
   private enqueue(job: ActiveJob, p: PlannedTask): void {
-    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0 });
+    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0, httpStatus: 0 });
   }
 
   getJob(jobId: string, withSpec = true): Job {
@@ -375,40 +391,85 @@ export class JobManager {
   /**
    * Delivers the job's events after `afterSeq` (stored ones first, then live ones)
    * until the job is terminal and its last event was delivered, or `signal` aborts.
-   * Progress events are live only.
+   * Progress events are live only. The stored events are read a page at a time
+   * (REPLAY_PAGE), and while `onEvent` says the receiver's buffer is full (returns
+   * false) the replay waits for `drained()`, so a slow client of a long job holds
+   * neither its event log nor a backlog of encoded messages. Live events are sent as
+   * they come: at most one job's worth of them.
    */
-  watch(jobId: string, afterSeq: number, onEvent: (e: JobEvent) => void, signal: AbortSignal): Promise<void> {
+  watch(
+    jobId: string,
+    afterSeq: number,
+    onEvent: (e: JobEvent) => boolean,
+    signal: AbortSignal,
+    drained: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<void> {
     this.requireJob(jobId);
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       let lastSent = afterSeq;
       let replaying = true;
       let done = false;
-      const buffered: JobEvent[] = [];
-      const finish = () => {
+      /** The latest progress event that came during the replay; sent after it. */
+      let progress: JobEvent | undefined;
+      let wake: (() => void) | undefined;
+      const finish = (err?: Error) => {
         if (done) return;
         done = true;
         this.events.off(jobId, listener);
-        signal.removeEventListener('abort', finish);
-        resolve();
+        signal.removeEventListener('abort', onAbort);
+        wake?.();
+        if (err) reject(err);
+        else resolve();
       };
-      const deliver = (e: JobEvent) => {
-        if (done) return;
+      const onAbort = () => finish();
+      /** Sends `e` unless sent already; false when the receiver asks to wait. */
+      const deliver = (e: JobEvent): boolean => {
+        if (done) return true;
         if (e.event?.$case !== 'progress') {
-          if (e.seq <= lastSent) return;
+          if (e.seq <= lastSent) return true;
           lastSent = e.seq;
         }
-        onEvent(e);
+        const more = onEvent(e);
         if (e.event?.$case === 'stateChanged' && isTerminalJobState(e.event.value.state)) finish();
+        return more;
       };
-      const listener = (e: JobEvent) => (replaying ? buffered.push(e) : deliver(e));
+      // While replaying, every stored event appended meanwhile is read from the store
+      // in its turn; only the newest progress snapshot is kept for afterwards.
+      const listener = (e: JobEvent) => {
+        if (!replaying) deliver(e);
+        else if (e.event?.$case === 'progress') progress = e;
+      };
+      const waitDrained = () =>
+        new Promise<void>((wakeUp) => {
+          wake = wakeUp;
+          drained().then(wakeUp, wakeUp);
+        });
+      const replay = async () => {
+        for (;;) {
+          const page = this.store.eventsAfter(jobId, lastSent, REPLAY_PAGE);
+          let waited = false;
+          for (const { data } of page) {
+            const more = deliver(JobEvent.decode(data));
+            if (done) return;
+            if (more) continue;
+            waited = true;
+            await waitDrained();
+            if (done) return;
+          }
+          // A short page read without waiting is the end of the log, and the switch to
+          // live events below happens in the same turn of the event loop: no event can
+          // fall between the two. Events appended while waiting are in the next page.
+          if (page.length < REPLAY_PAGE && !waited) break;
+        }
+        replaying = false;
+        if (progress) deliver(progress);
+        const row = this.active.get(jobId)?.row ?? this.store.getJob(jobId);
+        if (row && isTerminalJobState(row.state) && lastSent >= row.last_seq) finish();
+      };
       this.events.on(jobId, listener);
-      signal.addEventListener('abort', finish);
+      signal.addEventListener('abort', onAbort);
       if (signal.aborted) return finish();
-      for (const data of this.store.eventsAfter(jobId, afterSeq)) deliver(JobEvent.decode(data));
-      replaying = false;
-      for (const e of buffered) deliver(e);
-      const row = this.active.get(jobId)?.row ?? this.store.getJob(jobId);
-      if (row && isTerminalJobState(row.state) && lastSent >= row.last_seq) finish();
+      replay().catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
     });
   }
 
@@ -524,29 +585,39 @@ export class JobManager {
   /**
    * A failed attempt: retried after a backoff when retryable and attempts remain,
    * else final. `byWorker` marks a worker-side cancellation (drain), which is
-   * retried at once without using up an attempt.
+   * retried at once without using up an attempt. The final error is the last
+   * attempt's with the last HTTP status any attempt saw: 503, 503, then a refused
+   * connection ends as CONNECT with http_status 503, not 0.
    */
   private onTaskError(job: ActiveJob, lease: Lease, workerId: string, error: TaskError, byWorker: boolean): void {
     const { taskId, attempt } = lease;
     const free = this.freeAttempts.get(taskId) ?? 0;
     if (byWorker) this.freeAttempts.set(taskId, free + 1);
     const allowed = job.retry.maxAttempts + (byWorker ? free + 1 : free);
-    if ((error.retryable || byWorker) && attempt < allowed) {
-      // A server's Retry-After wins over a shorter backoff, up to the policy's cap.
-      const delay = byWorker
-        ? 0
-        : Math.max(backoffMs(job.retry, attempt - free), Math.min(error.retryAfterMs, job.retry.maxBackoffMs));
-      this.store.markPending(taskId);
+    const httpStatus = error.httpStatus || lease.httpStatus;
+    const retry = (error.retryable || byWorker) && attempt < allowed;
+    // A server's Retry-After is waited out in full, however long the policy's backoff;
+    // one beyond maxRetryAfterMs fails the task now: an earlier try would go against
+    // what the server asked, and a hostile server could otherwise park it for a day.
+    const tooLong = retry && !byWorker && error.retryAfterMs > this.opts.maxRetryAfterMs;
+    if (retry && !tooLong) {
+      const delay = byWorker ? 0 : Math.max(backoffMs(job.retry, attempt - free), error.retryAfterMs);
+      this.store.markRetrying(taskId, httpStatus, delay > 0 ? Date.now() + delay : 0);
       job.pending++;
       this.appendEvent(job, { $case: 'taskRetrying', value: { taskId, attempt, error, backoffMs: delay } });
-      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt };
+      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt, httpStatus };
       if (delay > 0) this.queue.pushLater(q, delay);
       else this.queue.push(q);
       this.opts.metrics?.tasksRetried.inc();
       return;
     }
     this.freeAttempts.delete(taskId);
-    const final = { ...error, attempts: attempt - free };
+    const final: TaskError = {
+      ...error,
+      message: finalMessage(error, httpStatus, tooLong ? this.opts.maxRetryAfterMs : 0),
+      httpStatus,
+      attempts: attempt - free,
+    };
     this.store.markFinished(
       taskId,
       TaskState.TASK_STATE_FAILED,
@@ -698,7 +769,7 @@ export class JobManager {
     if (!job || !stored) return undefined; // job finished or cancelled meanwhile
     const attempt = q.attempt + 1;
     session.credits--;
-    session.leases.set(q.taskId, { taskId: q.taskId, attempt, jobId: q.jobId, target: stored.target });
+    session.leases.set(q.taskId, { taskId: q.taskId, attempt, jobId: q.jobId, target: stored.target, httpStatus: q.httpStatus });
     this.store.markAssigned(q.taskId, attempt, session.workerId);
     job.pending--;
     job.running++;
@@ -770,8 +841,7 @@ export class JobManager {
     const dt = (now - first[0]) / 1000;
     const bytesPerSecond = dt > 0 ? (bytesDone - first[1]) / dt : 0;
     const tasksPerSecond = dt > 0 ? (finished - first[2]) / dt : 0;
-    const remainingTasks = job.pending + job.running;
-    const eta = remainingTasks === 0 ? 0 : tasksPerSecond > 0 ? remainingTasks / tasksPerSecond : 0;
+    const eta = etaSeconds(job, bytesPerSecond, tasksPerSecond);
     return {
       tasksTotal: job.pending + job.running + finished,
       tasksPending: job.pending,
@@ -860,6 +930,54 @@ export class JobManager {
     this.events.once('shutdown', fn);
     return () => this.events.off('shutdown', fn);
   }
+}
+
+/**
+ * Seconds until the job ends, or 0 (unknown) when the data do not say. From the byte
+ * rate when every byte still to come is known: no task is pending (its size is
+ * unknown until it starts), every running task has reported the size it expects, none
+ * will be followed by a task not created yet (the stats step of fetch_then_stats), and
+ * some bytes remain. Otherwise from the rate at which tasks finished in the last 5 s.
+ * So a job of one large download shows an ETA as soon as its rate is measured.
+ */
+function etaSeconds(job: ActiveJob, bytesPerSecond: number, tasksPerSecond: number): number {
+  const remainingTasks = job.pending + job.running;
+  if (remainingTasks === 0) return 0;
+  if (job.pending === 0 && job.live.size === job.running && bytesPerSecond > 0) {
+    const followUps = job.spec.kind?.$case === 'fetchThenStats';
+    let remainingBytes = 0;
+    let known = true;
+    for (const [taskId, l] of job.live) {
+      if (l.total <= 0 || (followUps && kindOfTaskId(taskId) === TaskKind.TASK_KIND_FETCH)) {
+        known = false;
+        break;
+      }
+      remainingBytes += Math.max(0, l.total - l.bytes);
+    }
+    if (known && remainingBytes > 0) return remainingBytes / bytesPerSecond;
+  }
+  return tasksPerSecond > 0 ? remainingTasks / tasksPerSecond : 0;
+}
+
+/**
+ * A failed task's final message: the last attempt's, plus why a Retry-After was not
+ * waited out (`retryAfterCapMs` > 0) and the status of an earlier attempt when the
+ * last one got no HTTP response.
+ */
+function finalMessage(error: TaskError, httpStatus: number, retryAfterCapMs: number): string {
+  let message = error.message;
+  if (retryAfterCapMs > 0) {
+    message +=
+      `; not retried: the server's Retry-After (${seconds(error.retryAfterMs)}) is longer than the ` +
+      `coordinator waits (SPINDLE_MAX_RETRY_AFTER_MS, ${seconds(retryAfterCapMs)})`;
+  }
+  if (error.httpStatus === 0 && httpStatus > 0) message += `; an earlier attempt got HTTP ${httpStatus}`;
+  return message;
+}
+
+/** Milliseconds as whole seconds, rounded up ("3600 s"), as the fetch worker writes Retry-After. */
+function seconds(ms: number): string {
+  return `${Math.ceil(ms / 1000)} s`;
 }
 
 function taskKindFor(kind: WorkerKind): TaskKind {

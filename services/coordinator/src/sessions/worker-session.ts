@@ -26,6 +26,8 @@ export interface Lease {
   jobId: string;
   /** The task's target (URL or source), for its task-finished event. */
   target: string;
+  /** The last non-zero HTTP status the task's earlier attempts saw (0: none). */
+  httpStatus: number;
 }
 
 /**

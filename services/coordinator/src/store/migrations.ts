@@ -42,4 +42,11 @@ export const migrations: string[] = [
     PRIMARY KEY (job_id, seq)
   ) WITHOUT ROWID;
   `,
+  // What a task's retries must remember across a coordinator restart: the last HTTP
+  // status any failed attempt saw (for the final error), and when the next attempt
+  // may start (a backoff or a server's Retry-After).
+  `
+  ALTER TABLE tasks ADD COLUMN http_status INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tasks ADD COLUMN not_before_ms INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -51,6 +51,19 @@ export interface TaskRow {
   outcome: Buffer | null;
   bytes: number;
   rows: number;
+  /** The last non-zero HTTP status a failed attempt saw; 0 if none did. */
+  http_status: number;
+  /** Epoch ms before which the next attempt must not start (retry backoff, Retry-After); 0 if none. */
+  not_before_ms: number;
+}
+
+/** An unfinished task as re-queued at start. */
+export type UnfinishedTask = Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'attempt' | 'state' | 'http_status' | 'not_before_ms'>;
+
+/** A stored job event: its seq and the encoded spindle.v1.JobEvent. */
+export interface StoredEvent {
+  seq: number;
+  data: Buffer;
 }
 
 /** Per-state task counts of a job with the byte and row totals of finished tasks. */
@@ -132,6 +145,10 @@ export class SqliteStore {
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_RUNNING}, attempt = @attempt, worker_id = @worker_id WHERE id = @id`,
       ),
       requeueTask: db.prepare(`UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING} WHERE id = ?`),
+      retryTask: db.prepare(
+        `UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING}, http_status = @http_status,
+           not_before_ms = @not_before_ms WHERE id = @id`,
+      ),
       finishTask: db.prepare(
         `UPDATE tasks SET state = @state, outcome = @outcome, bytes = @bytes, rows = @rows WHERE id = @id`,
       ),
@@ -143,12 +160,12 @@ export class SqliteStore {
         `SELECT state, count(*) AS n, sum(bytes) AS bytes, sum(rows) AS rows FROM tasks WHERE job_id = ? GROUP BY state`,
       ),
       insertEvent: db.prepare(`INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)`),
-      eventsAfter: db.prepare(`SELECT data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq`).pluck(),
+      eventsAfter: db.prepare(`SELECT seq, data FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
       activeJobs: db.prepare(
         `SELECT * FROM jobs WHERE state IN (${JobState.JOB_STATE_QUEUED}, ${JobState.JOB_STATE_RUNNING})`,
       ),
       unfinishedTasks: db.prepare(
-        `SELECT id, job_id, kind, attempt, state FROM tasks WHERE job_id = ?
+        `SELECT id, job_id, kind, attempt, state, http_status, not_before_ms FROM tasks WHERE job_id = ?
            AND state IN (${TaskState.TASK_STATE_PENDING}, ${TaskState.TASK_STATE_RUNNING}) ORDER BY idx, kind`,
       ),
       resetRunning: db.prepare(
@@ -320,6 +337,15 @@ export class SqliteStore {
     this.stmts.requeueTask.run(id);
   }
 
+  /**
+   * A failed attempt will be retried: pending again, remembering the last HTTP status
+   * seen and when the next attempt may start, so that both survive a restart.
+   */
+  markRetrying(id: string, httpStatus: number, notBeforeMs: number): void {
+    this.write();
+    this.stmts.retryTask.run({ id, http_status: httpStatus, not_before_ms: notBeforeMs });
+  }
+
   markFinished(id: string, state: TaskState, outcome: Uint8Array, bytes: number, rows: number): void {
     this.write();
     // An encoder's Uint8Array binds as a BLOB as it is; no need to copy it into a Buffer.
@@ -386,20 +412,20 @@ export class SqliteStore {
     return this.stmts.maxSeq.get(jobId) as number;
   }
 
-  eventsAfter(jobId: string, afterSeq: number): Buffer[] {
-    return this.stmts.eventsAfter.all(jobId, afterSeq) as Buffer[];
+  /**
+   * At most `limit` of a job's stored events after `afterSeq`, in seq order: one page
+   * of a replay, so a watcher of a long job never holds its whole event log.
+   */
+  eventsAfter(jobId: string, afterSeq: number, limit: number): StoredEvent[] {
+    return this.stmts.eventsAfter.all(jobId, afterSeq, limit) as StoredEvent[];
   }
 
   activeJobs(): JobRow[] {
     return this.stmts.activeJobs.all() as JobRow[];
   }
 
-  unfinishedTasks(
-    jobId: string,
-  ): Array<Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'attempt' | 'state'>> {
-    return this.stmts.unfinishedTasks.all(jobId) as Array<
-      Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'attempt' | 'state'>
-    >;
+  unfinishedTasks(jobId: string): UnfinishedTask[] {
+    return this.stmts.unfinishedTasks.all(jobId) as UnfinishedTask[];
   }
 
   /** After a restart no worker holds a lease: every running task is pending again. */

@@ -392,7 +392,10 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** Delay before the first retry, in ms; doubled each retry. 0 = default (500). */
   initialBackoffMs: number;
-  /** Upper bound of the delay between attempts, in ms. 0 = default (10000). */
+  /**
+   * Upper bound of the backoff between attempts, in ms. 0 = default (10000). A
+   * server's Retry-After (TaskError.retry_after_ms) is not bound by it.
+   */
   maxBackoffMs: number;
 }
 
@@ -553,7 +556,14 @@ export interface JobProgress {
   bytesPerSecond: number;
   /** Recent throughput in finished tasks per second. */
   tasksPerSecond: number;
-  /** Estimated seconds until the job finishes; 0 when unknown. */
+  /**
+   * Estimated seconds until the job finishes; 0 when unknown. When no task is
+   * pending, every running task has reported its expected size (bytes_total of
+   * its progress) and none will be followed by a task not created yet (the stats
+   * step of fetch_then_stats): the bytes still to come (bytes_total - bytes_done)
+   * over bytes_per_second. Otherwise the unfinished tasks over tasks_per_second,
+   * which is 0 (ETA unknown) when no task finished in the last 5 s.
+   */
   etaSeconds: number;
 }
 
@@ -619,12 +629,18 @@ export interface TaskError {
    * for other 4xx statuses, CHECKSUM_MISMATCH, TOO_LARGE, POLICY or REDIRECT.
    */
   retryable: boolean;
-  /** The last HTTP status seen, if any. */
+  /**
+   * The last HTTP status seen, if any. On a task's final error, the coordinator
+   * sets the last one any of its attempts saw: an earlier attempt's when the last
+   * one got no response (its message then says so).
+   */
   httpStatus: number;
   /**
    * Set by a worker from a Retry-After header (HTTP 429/503): wait at least this
-   * long, in ms, before the next attempt. The coordinator honours it, capped by the
-   * retry policy's max_backoff_ms.
+   * long, in ms, before the next attempt. The coordinator waits that long even
+   * beyond the retry policy's max_backoff_ms, up to its SPINDLE_MAX_RETRY_AFTER_MS
+   * (10 minutes by default); a longer Retry-After fails the task at once, with a
+   * message naming both.
    */
   retryAfterMs: number;
   /** Attempts made, set by the coordinator on a task's final error. */
