@@ -55,6 +55,7 @@ export async function runWorker(options: {
     executor: {
       slots: executor.slots,
       ...(executor.credits ? { credits: () => executor.credits?.() ?? executor.slots } : {}),
+      ...(executor.forget ? { forget: (taskId: string) => executor.forget?.(taskId) } : {}),
       close: () => executor.close(),
       run: async (spec, ctx) => {
         const outcome = await executor.run(spec, ctx);

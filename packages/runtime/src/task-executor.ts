@@ -47,6 +47,13 @@ export interface TaskExecutor<Spec = FetchTask | StatsTask> {
    */
   credits?(): number;
   run(spec: Spec, ctx: TaskContext): Promise<TaskOutcome>;
+  /**
+   * The coordinator will not run task `taskId` again (its job was cancelled
+   * while the task waited for a retry): drop anything kept for its next attempt,
+   * such as a partial download. Called for tasks not running here; a no-op for
+   * tasks the executor knows nothing of.
+   */
+  forget?(taskId: string): void;
   /** Stops the thread pool and frees resources; running tasks are aborted first. */
   close(): Promise<void>;
 }

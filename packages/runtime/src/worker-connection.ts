@@ -178,9 +178,14 @@ export class WorkerConnection extends EventEmitter {
         }
         return;
       case 'cancel': {
-        const t = this.running.get(msg.message.value.taskId);
-        if (t && t.assignment.attempt === msg.message.value.attempt) {
-          t.controller.abort(new Error(`cancelled by coordinator: ${msg.message.value.reason}`));
+        const { taskId, attempt, reason } = msg.message.value;
+        const t = this.running.get(taskId);
+        if (t === undefined) {
+          // Not running here: a task cancelled while it waited for a retry, which may
+          // have left something here for that retry.
+          this.executor.forget?.(taskId);
+        } else if (t.assignment.attempt === attempt) {
+          t.controller.abort(new Error(`cancelled by coordinator: ${reason}`));
         }
         return;
       }

@@ -287,6 +287,14 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   readonly #egress: EgressPolicy;
   readonly #firstHops: FirstHopCache;
   #closing: Promise<void> | null = null;
+  /**
+   * Tasks whose last attempt here failed retryably and may have kept a partial body
+   * for the next attempt, by task id: where that body would be, for {@link forget}.
+   * An entry goes when the task runs here again or is forgotten; past the resume
+   * time-to-live the thread has removed the body itself, and the entry is pruned.
+   */
+  readonly #mayHavePartial = new Map<string, { outputDir: string; tempStem: string; at: number }>();
+  readonly #resumeTtlMs: number;
 
   constructor(options: FetchExecutorOptions) {
     if (typeof options.dataRoot !== 'string' || !path.isAbsolute(options.dataRoot)) {
@@ -308,6 +316,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
       totalTimeoutMs: positiveInt('totalTimeoutMs', options.totalTimeoutMs ?? d.totalTimeoutMs),
     };
     this.#closeTimeoutMs = nonNegativeInt('closeTimeoutMs', options.closeTimeoutMs ?? d.closeTimeoutMs);
+    this.#resumeTtlMs = positiveInt('resumeTtlMs', options.resumeTtlMs ?? d.resumeTtlMs);
     const onThreadError = options.onThreadError ?? ((err: Error) => process.emitWarning(err));
     this.#egress = new EgressPolicy({
       allowLoopback: options.allowLoopback ?? d.allowLoopback,
@@ -327,7 +336,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
         allowLoopback: options.allowLoopback ?? d.allowLoopback,
         allowPrivate: options.allowPrivate ?? d.allowPrivate,
         userAgent: options.userAgent ?? d.userAgent,
-        resumeTtlMs: positiveInt('resumeTtlMs', options.resumeTtlMs ?? d.resumeTtlMs),
+        resumeTtlMs: this.#resumeTtlMs,
         syncWriteLimitMs: nonNegativeInt('syncWriteLimitMs', options.syncWriteLimitMs ?? d.syncWriteLimitMs),
         limits: this.#limits,
       },
@@ -344,6 +353,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
       if (this.#closing !== null) return Promise.resolve(cancelled(spec.url, 'the fetch executor is closed'));
       const { signal } = ctx;
       if (isAborted(signal)) return Promise.resolve(cancelled(spec.url, reasonOf(signal.reason)));
+      if (this.#mayHavePartial.size > 0) this.#mayHavePartial.delete(ctx.taskId);
       const prepared = this.#prepare(spec, ctx);
       if ('$case' in prepared) return Promise.resolve(prepared);
       return new Promise<TaskOutcome>((resolve) => {
@@ -361,6 +371,21 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  forget(taskId: string): void {
+    const kept = this.#mayHavePartial.get(taskId);
+    if (kept === undefined) return;
+    this.#mayHavePartial.delete(taskId);
+    this.#pool.forget(kept.outputDir, kept.tempStem);
+  }
+
+  #notePartial(taskId: string, task: ThreadTask): void {
+    const now = performance.now();
+    if (this.#mayHavePartial.size >= 1024) {
+      for (const [id, k] of this.#mayHavePartial) if (now - k.at > this.#resumeTtlMs) this.#mayHavePartial.delete(id);
+    }
+    this.#mayHavePartial.set(taskId, { outputDir: task.outputDir, tempStem: task.tempStem, at: now });
   }
 
   /**
@@ -416,6 +441,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     if (n > 0) this.#perHost.set(a.host, n);
     else this.#perHost.delete(a.host);
     stopListening(a.ctx.signal, a.onAbort);
+    if (outcome.type === 'error' && outcome.error.retryable && a.task.keepPartial) this.#notePartial(a.ctx.taskId, a.task);
     a.resolve(outcome.type === 'ok' ? { $case: 'fetch', value: outcome.result } : { $case: 'error', value: outcome.error });
     this.#pump();
   }

@@ -5,6 +5,7 @@ import { restoreHeapFlags } from './heap-governor';
 import type { TaskError } from '@spindle/sdk';
 import {
   CANCEL,
+  FORGET,
   CLOSE,
   CLOSED,
   decodeDone,
@@ -163,6 +164,11 @@ export class FetchThreadPool {
         return;
       }
     }
+  }
+
+  /** Asks every thread to remove the partial body kept under `tempStem` in `outputDir`, if it kept one. */
+  forget(outputDir: string, tempStem: string): void {
+    for (const t of this.#threads) this.#send(t, [FORGET, outputDir, tempStem]);
   }
 
   /**

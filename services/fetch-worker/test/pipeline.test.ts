@@ -181,6 +181,33 @@ describe('fetch jobs through the coordinator', () => {
     expect(await listDir(path.join(dataRoot, outputDir))).toEqual(['big.bin']);
   });
 
+  it('cancelling a job whose download waits for its retry removes the partial body kept for it', async () => {
+    const cut = 512 * 1024;
+    const r = rangeHandler({ body: randomBytes(1024 * 1024), etag: '"v1"', holdAfter: { 0: cut } });
+    const server = await serve(r.handler);
+    const outputDir = `cancel-wait-${Math.random().toString(36).slice(2)}`;
+    const spec: JobSpec = {
+      name: 'cancel while waiting',
+      retry: { maxAttempts: 3, initialBackoffMs: 60_000, maxBackoffMs: 60_000 },
+      kind: { $case: 'fetch', value: { outputDir, items: [{ url: `${server.origin}/big.bin`, fileName: '', sha256: '', expectedSize: 0 }], options: undefined } },
+    };
+    const submitted = await new Promise<{ job?: { id: string } }>((resolve, reject) =>
+      client.submitJob({ requestId: '', spec }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    const jobId = submitted.job!.id;
+    const folder = path.join(dataRoot, outputDir);
+    // The first attempt fails (TRUNCATED) once it has written 512 KiB, and keeps them for
+    // the retry, a minute away.
+    await vi.waitFor(async () => expect(await largestFile(folder)).toBeGreaterThanOrEqual(cut), { timeout: 10_000, interval: 10 });
+    r.reset();
+    await vi.waitFor(async () => expect((await listDir(folder)).filter((f) => f.endsWith('.resume'))).toHaveLength(1), {
+      timeout: 10_000,
+      interval: 20,
+    });
+    await new Promise((resolve, reject) => client.cancelJob({ jobId }, (err, res) => (err ? reject(err) : resolve(res))));
+    await vi.waitFor(async () => expect(await listDir(folder)).toEqual([]), { timeout: 5000, interval: 20 });
+  });
+
   it('fails a 404 at once: the final error names the class, the status and one attempt', async () => {
     const server = await serve((_req, res) => res.writeHead(404).end());
     const r = await run([`${server.origin}/missing.txt`]);

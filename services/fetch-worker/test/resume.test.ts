@@ -247,6 +247,16 @@ describe('fetch executor: resuming a retried download', () => {
     release();
     expect(await listDir(path.join(fx.dataRoot, 'cancel'))).toEqual([]);
   });
+
+  it('forget() removes the partial body kept for a task that will not run again (its job was cancelled)', async () => {
+    await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
+    await attempts('forget', 1);
+    const dir = path.join(fx.dataRoot, 'forget');
+    expect(await listDir(dir)).toHaveLength(2);
+    fx.executor.forget?.('job-r/f/unknown'); // nothing kept for it: nothing happens
+    fx.executor.forget?.('job-r/f/forget');
+    await vi.waitFor(async () => expect(await listDir(dir)).toEqual([]), { timeout: 5000, interval: 10 });
+  });
 });
 
 describe('fetch executor: kept partial bodies and shutdown', () => {

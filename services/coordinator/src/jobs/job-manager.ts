@@ -318,7 +318,13 @@ export class JobManager {
     }
     const cancelledError = TaskError.create({ code: 'CANCELLED', message: 'job cancelled' });
     this.store.transaction(() => {
-      for (const id of this.store.cancelPendingTasks(jobId)) this.queue.remove(id);
+      for (const t of this.store.cancelPendingTasks(jobId)) {
+        this.queue.remove(t.id);
+        // A download waiting for its retry may have left its partial body on the worker
+        // that ran the last attempt: every fetch worker hears of it (a worker not running
+        // the task drops what it kept for it; see TaskExecutor.forget).
+        if (t.attempt > 0 && t.kind === TaskKind.TASK_KIND_FETCH) this.forgetOnWorkers(t.id, t.attempt);
+      }
       for (const session of this.sessions.values()) {
         for (const lease of [...session.leases.values()]) {
           if (lease.jobId !== jobId) continue;
@@ -343,6 +349,13 @@ export class JobManager {
     });
     this.logger.info({ jobId }, 'job cancelled');
     return this.toJob(job.row, true);
+  }
+
+  private forgetOnWorkers(taskId: string, attempt: number): void {
+    for (const session of this.sessions.values()) {
+      if (session.kind !== WorkerKind.WORKER_KIND_FETCH) continue;
+      session.send({ message: { $case: 'cancel', value: { taskId, attempt, reason: 'job cancelled' } } });
+    }
   }
 
   /** A page of a job's tasks in item order. */

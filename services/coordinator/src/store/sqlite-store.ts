@@ -154,8 +154,8 @@ export class SqliteStore {
       ),
       cancelPending: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_CANCELLED}
-         WHERE job_id = ? AND state = ${TaskState.TASK_STATE_PENDING} RETURNING id`,
-      ).pluck(),
+         WHERE job_id = ? AND state = ${TaskState.TASK_STATE_PENDING} RETURNING id, kind, attempt`,
+      ),
       counts: db.prepare(
         `SELECT state, count(*) AS n, sum(bytes) AS bytes, sum(rows) AS rows FROM tasks WHERE job_id = ? GROUP BY state`,
       ),
@@ -352,10 +352,10 @@ export class SqliteStore {
     this.stmts.finishTask.run({ id, state, outcome, bytes, rows });
   }
 
-  /** Cancels a job's pending tasks; returns their ids. */
-  cancelPendingTasks(jobId: string): string[] {
+  /** Cancels a job's pending tasks; returns them, with the attempts they already had. */
+  cancelPendingTasks(jobId: string): Array<{ id: string; kind: TaskKind; attempt: number }> {
     this.write();
-    return this.stmts.cancelPending.all(jobId) as string[];
+    return this.stmts.cancelPending.all(jobId) as Array<{ id: string; kind: TaskKind; attempt: number }>;
   }
 
   taskCounts(jobId: string): TaskCounts {

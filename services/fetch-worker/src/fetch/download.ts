@@ -414,8 +414,13 @@ interface PartialMeta extends KeptPartial {
 }
 
 function resumePaths(job: DownloadJob): { file: string; meta: string } {
-  const file = inDir(job, `${job.tempStem}.resume`);
+  const file = resumeFileOf(job.dirAbs, job.tempStem);
   return { file, meta: `${file}.json` };
+}
+
+/** Where a task's partial body is kept between attempts (metadata: the same name + `.json`). */
+export function resumeFileOf(dirAbs: string, tempStem: string): string {
+  return dirAbs + path.sep + `${tempStem}.resume`;
 }
 
 /**
@@ -526,6 +531,11 @@ export class PartialRegistry {
     for (const [file, at] of this.#kept) {
       if (now - at >= this.#ttlMs) this.#remove(file);
     }
+  }
+
+  /** Removes `file` now if it is a partial body kept here (its task will not run again). */
+  discard(file: string): void {
+    if (this.#kept.has(file)) this.#remove(file);
   }
 
   /** Removes every partial body this thread kept (shutdown). */

@@ -88,7 +88,7 @@ export const RETRYABLE_HTTP_STATUSES: ReadonlySet<number> = new Set([408, 429, 5
 /** Statuses whose Retry-After header is honoured (RFC 9110 §10.2.3: 503, and 429 by RFC 6585). */
 const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 
-/** Longest Retry-After accepted, in ms (the coordinator caps it again by the retry policy). */
+/** Longest Retry-After passed on, in ms; the coordinator waits it out up to SPINDLE_MAX_RETRY_AFTER_MS and fails the item beyond. */
 const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
 
 /**

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Agent } from 'undici';
-import { Deadlines, download, PartialRegistry, type DownloadControl, type DownloadEnv, type DownloadJob } from '../fetch/download';
+import { Deadlines, download, PartialRegistry, resumeFileOf, type DownloadControl, type DownloadEnv, type DownloadJob } from '../fetch/download';
 import { errorCodeOf, FetchError, fileSystemError, toTaskError } from '../fetch/error-codes';
 import { exposeGc } from '../heap-governor';
 import { OutputDirs } from '../fetch/output-path';
@@ -17,6 +17,7 @@ import { WriteMode } from '../fetch/write-mode';
 import { ConnectTimeoutAgents } from './agents';
 import {
   CANCEL,
+  FORGET,
   CLOSE,
   CLOSED,
   decodeStart,
@@ -175,6 +176,11 @@ port.on('message', (batch: ToThreadMessage[]) => {
       case CLOSE:
         void close();
         break;
+      case FORGET: {
+        const dir = outputDirs.known(message[1]);
+        if (dir !== undefined) partials.discard(resumeFileOf(dir, message[2]));
+        break;
+      }
     }
   }
 });

@@ -84,6 +84,7 @@ export type FetchThreadResult = { type: 'ok'; result: FetchResult } | { type: 'e
 export const START = 0;
 export const CANCEL = 1;
 export const CLOSE = 2;
+export const FORGET = 3;
 
 /** The six limits in FetchLimits order, or 0 for the thread's defaults. */
 type LimitsTuple = [number, number, number, number, number, number] | 0;
@@ -111,7 +112,12 @@ export type CancelMessage = [type: typeof CANCEL, id: number, reason: string];
 export type CloseMessage = [type: typeof CLOSE];
 
 /** Main thread → fetch thread (in a batch). */
-export type ToThreadMessage = StartMessage | CancelMessage | CloseMessage;
+/**
+ * The task will not run again (its job was cancelled while it waited for a retry):
+ * remove the partial body kept for it, if this thread kept one.
+ */
+export type ForgetMessage = [type: typeof FORGET, outputDir: string, tempStem: string];
+export type ToThreadMessage = StartMessage | CancelMessage | CloseMessage | ForgetMessage;
 
 const IF_EXISTS_CODES: readonly ExistingFilePolicyName[] = ['overwrite', 'skip', 'rename'];
 const NAME_FROM_RESPONSE = 1;

@@ -271,7 +271,12 @@ export interface TaskAssignment {
     | undefined;
 }
 
-/** Asks the worker to stop one task attempt. */
+/**
+ * Asks the worker to stop one task attempt. For a task the worker is not
+ * running (cancelled while it waited for a retry; attempt is the one that
+ * failed), it asks the worker to drop what it kept for the next attempt; no
+ * result is expected then.
+ */
 export interface CancelTask {
   /** The task. */
   taskId: string;
