@@ -136,7 +136,7 @@ export function defineCommands(program: Command, ctx: CliContext, run: Runner): 
     .addOption(new Option('--headers-timeout <duration>', 'time until the response headers').argParser(parseDuration))
     .addOption(new Option('--idle-timeout <duration>', 'longest wait for the next body bytes').argParser(parseDuration))
     .addOption(new Option('--max-bytes <size>', 'largest body accepted, e.g. 100MiB').argParser(parseSize))
-    .addOption(new Option('--max-redirects <n>', 'most redirects followed').argParser(intInRange(1, 100)))
+    .addOption(new Option('--max-redirects <n>', 'most redirects followed (0: none)').argParser(intInRange(0, 100)))
     .addOption(new Option('--backoff <duration>', 'delay before the first retry (doubles each retry)').argParser(parseDuration))
     .addOption(new Option('--max-backoff <duration>', 'longest delay between retries').argParser(parseDuration))
     .option('-q, --quiet', 'no line per downloaded item: failures and the summary only', false)

@@ -83,7 +83,7 @@ export function buildFetchSpec(
   }
   const options: FetchOptions = {
     maxBytes: opts.maxBytes ?? 0,
-    maxRedirects: opts.maxRedirects ?? 0,
+    maxRedirects: opts.maxRedirects,
     connectTimeoutMs: opts.connectTimeout ?? 0,
     headersTimeoutMs: opts.headersTimeout ?? 0,
     idleTimeoutMs: opts.idleTimeout ?? 0,

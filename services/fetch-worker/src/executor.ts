@@ -540,7 +540,8 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
       Number.isSafeInteger(value) && value > 0 ? value : fallback;
     return {
       maxBytes: pick(o.maxBytes, d.maxBytes),
-      maxRedirects: pick(o.maxRedirects, d.maxRedirects),
+      // 0 is a limit here (no redirects); only an unset field takes the default.
+      maxRedirects: o.maxRedirects !== undefined && Number.isSafeInteger(o.maxRedirects) && o.maxRedirects >= 0 ? o.maxRedirects : d.maxRedirects,
       connectTimeoutMs: pick(o.connectTimeoutMs, d.connectTimeoutMs),
       headersTimeoutMs: pick(o.headersTimeoutMs, d.headersTimeoutMs),
       idleTimeoutMs: pick(o.idleTimeoutMs, d.idleTimeoutMs),

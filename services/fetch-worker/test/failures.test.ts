@@ -135,6 +135,11 @@ describe('fetch executor: failures become task errors', () => {
         options: fetchOptions({ maxRedirects: n }),
       });
     expect((await fx.executor.run(task(1), taskContext())).$case).toBe('fetch');
+    // 0 means no redirects at all (not the worker's default of 3 here).
+    expect(await fx.executor.run(task(0), taskContext())).toMatchObject({
+      $case: 'error',
+      value: { code: 'REDIRECT', retryable: false, httpStatus: 302, message: expect.stringContaining('more than 0 redirects') },
+    });
   });
 
   it('refuses a body larger than maxBytes announced by Content-Length, leaving no file', async () => {

@@ -151,7 +151,7 @@ export function fetchTask(url: string, fields: Partial<FetchTask> = {}): FetchTa
 export function fetchOptions(fields: Partial<FetchOptions> = {}): FetchOptions {
   return {
     maxBytes: 0,
-    maxRedirects: 0,
+    maxRedirects: undefined,
     connectTimeoutMs: 0,
     headersTimeoutMs: 0,
     idleTimeoutMs: 0,

@@ -27,6 +27,18 @@ describe('planJob', () => {
     expect(() => planJob(fetchSpec(urls, dir), 'J', limits)).toThrow(field);
   });
 
+  it('takes max_redirects 0 (no redirects) and refuses more than 100', () => {
+    const withRedirects = (n: number): JobSpec => {
+      const s = fetchSpec(['http://a/x']);
+      if (s.kind?.$case === 'fetch') {
+        s.kind.value.options = { maxBytes: 0, maxRedirects: n, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 0, totalTimeoutMs: 0, perHostConcurrency: 0, ifExists: 0 };
+      }
+      return s;
+    };
+    expect(planJob(withRedirects(0), 'J', limits)).toHaveLength(1);
+    expect(() => planJob(withRedirects(101), 'J', limits)).toThrow('spec.fetch.options.max_redirects: at most 100, got 101');
+  });
+
   it('rejects a bad sha256 and a multi-character delimiter', () => {
     const s = fetchSpec(['http://a/']);
     if (s.kind?.$case === 'fetch') s.kind.value.items[0]!.sha256 = 'xyz';

@@ -123,6 +123,10 @@ function planFetch(
   if (!spec) throw invalidArgument(field, 'is required');
   checkItemCount(`${field}.items`, spec.items.length, limits);
   checkRelativeDir(`${field}.output_dir`, spec.outputDir);
+  const maxRedirects = spec.options?.maxRedirects;
+  if (maxRedirects !== undefined && maxRedirects > 100) {
+    throw invalidArgument(`${field}.options.max_redirects`, `at most 100, got ${maxRedirects}`);
+  }
   const outputDir = spec.outputDir || `jobs/${jobId}`;
   // Parsed once, for the check and the file names (5,000 URLs: ~5 ms of SubmitJob).
   const urls = spec.items.map((item, idx) => {

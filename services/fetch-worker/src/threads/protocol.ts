@@ -17,7 +17,7 @@
  */
 import type { FetchResult, TaskError } from '@spindle/sdk';
 
-/** Limits of one download, every default already applied (all > 0). */
+/** Limits of one download, every default already applied (all > 0 but maxRedirects, which may be 0). */
 export interface FetchLimits {
   maxBytes: number;
   maxRedirects: number;

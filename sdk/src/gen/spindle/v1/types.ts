@@ -418,12 +418,20 @@ export interface FetchItem {
   expectedSize: number;
 }
 
-/** Limits and timeouts of a download. Zero means "use the worker's default". */
+/**
+ * Limits and timeouts of a download. Zero means "use the worker's default"
+ * (max_redirects: unset does).
+ */
 export interface FetchOptions {
   /** Largest body accepted, in bytes; the download is aborted once exceeded. */
   maxBytes: number;
-  /** Most redirects followed. */
-  maxRedirects: number;
+  /**
+   * Most redirects followed, at most 100; 0 = none (a redirect fails the item
+   * as REDIRECT). Unset = the worker's default (SPINDLE_FETCH_MAX_REDIRECTS).
+   */
+  maxRedirects?:
+    | number
+    | undefined;
   /** Time to establish the TCP/TLS connection, in ms. */
   connectTimeoutMs: number;
   /** Time until the response headers arrive, in ms. */
@@ -1066,7 +1074,7 @@ export const FetchItem: MessageFns<FetchItem> = {
 function createBaseFetchOptions(): FetchOptions {
   return {
     maxBytes: 0,
-    maxRedirects: 0,
+    maxRedirects: undefined,
     connectTimeoutMs: 0,
     headersTimeoutMs: 0,
     idleTimeoutMs: 0,
@@ -1081,7 +1089,7 @@ export const FetchOptions: MessageFns<FetchOptions> = {
     if (message.maxBytes !== 0) {
       writer.uint32(8).uint64(message.maxBytes);
     }
-    if (message.maxRedirects !== 0) {
+    if (message.maxRedirects !== undefined) {
       writer.uint32(16).uint32(message.maxRedirects);
     }
     if (message.connectTimeoutMs !== 0) {
@@ -1205,7 +1213,7 @@ export const FetchOptions: MessageFns<FetchOptions> = {
         ? globalThis.Number(object.maxRedirects)
         : isSet(object.max_redirects)
         ? globalThis.Number(object.max_redirects)
-        : 0,
+        : undefined,
       connectTimeoutMs: isSet(object.connectTimeoutMs)
         ? globalThis.Number(object.connectTimeoutMs)
         : isSet(object.connect_timeout_ms)
@@ -1244,7 +1252,7 @@ export const FetchOptions: MessageFns<FetchOptions> = {
     if (message.maxBytes !== 0) {
       obj.maxBytes = Math.round(message.maxBytes);
     }
-    if (message.maxRedirects !== 0) {
+    if (message.maxRedirects !== undefined) {
       obj.maxRedirects = Math.round(message.maxRedirects);
     }
     if (message.connectTimeoutMs !== 0) {
@@ -1274,7 +1282,7 @@ export const FetchOptions: MessageFns<FetchOptions> = {
   fromPartial<I extends Exact<DeepPartial<FetchOptions>, I>>(object: I): FetchOptions {
     const message = createBaseFetchOptions();
     message.maxBytes = object.maxBytes ?? 0;
-    message.maxRedirects = object.maxRedirects ?? 0;
+    message.maxRedirects = object.maxRedirects ?? undefined;
     message.connectTimeoutMs = object.connectTimeoutMs ?? 0;
     message.headersTimeoutMs = object.headersTimeoutMs ?? 0;
     message.idleTimeoutMs = object.idleTimeoutMs ?? 0;
