@@ -248,6 +248,21 @@ describe('fetch executor: resuming a retried download', () => {
     expect(await listDir(path.join(fx.dataRoot, 'cancel'))).toEqual([]);
   });
 
+  it('removes what a killed worker left in a folder (stale .part and .resume files) when it first writes there', async () => {
+    const dir = path.join(fx.dataRoot, 'leftovers');
+    await fs.mkdir(dir, { recursive: true });
+    const left = ['.data.bin.job-old-f-0.2.part', '.data.bin.job-old-f-0.resume', '.data.bin.job-old-f-0.resume.json'];
+    const day = new Date(Date.now() - 24 * 3600_000);
+    for (const name of left) {
+      await fs.writeFile(path.join(dir, name), 'left by a worker that was killed');
+      await fs.utimes(path.join(dir, name), day, day);
+    }
+    await serve({ body: BODY, etag: '"v1"' });
+    const [ok] = await attempts('leftovers', 1);
+    expect(ok).toMatchObject({ $case: 'fetch' });
+    await vi.waitFor(async () => expect(await listDir(dir)).toEqual(['data.bin']), { timeout: 5000, interval: 10 });
+  });
+
   it('forget() removes the partial body kept for a task that will not run again (its job was cancelled)', async () => {
     await serve({ body: BODY, etag: '"v1"', holdAfter: { 0: CUT } });
     await attempts('forget', 1);

@@ -53,9 +53,15 @@ export class OutputDirs {
   /** Folders proven inside the root, for callers that want no promise hop. */
   readonly #resolved = new Map<string, string>();
 
-  /** @param root absolute data root; created if missing. */
-  constructor(root: string) {
+  readonly #onNewDir: ((abs: string) => void) | undefined;
+
+  /**
+   * @param root absolute data root; created if missing.
+   * @param onNewDir called once for each folder this instance proves (not awaited).
+   */
+  constructor(root: string, onNewDir?: (abs: string) => void) {
     this.#root = root;
+    this.#onNewDir = onNewDir;
   }
 
   /**
@@ -69,7 +75,9 @@ export class OutputDirs {
       this.#ready.set(rel, ready);
       ready.then(
         (abs) => {
-          if (this.#ready.get(rel) === ready) this.#resolved.set(rel, abs);
+          if (this.#ready.get(rel) !== ready) return;
+          this.#resolved.set(rel, abs);
+          this.#onNewDir?.(abs);
         },
         // Failures are not cached: the next task retries (the folder may be fixed by then).
         () => this.#ready.delete(rel),
