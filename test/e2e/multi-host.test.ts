@@ -45,7 +45,19 @@ const veth = (h: Host) => `spv${h}${id}`;
 const addr = (h: Host) => `${subnet}.${HOSTS[h]}`;
 const GATEWAY = `${subnet}.254`;
 
+/**
+ * Host names the fetch workers' resolver answers with forbidden addresses: `ip netns exec`
+ * mounts /etc/netns/<namespace>/hosts over /etc/hosts for the processes it starts.
+ */
+const FORBIDDEN_NAMES = { 'loopback-alias.test': '127.0.0.1', 'metadata-alias.test': '169.254.169.254' } as const;
+const netnsEtc = (h: Host) => path.join('/etc/netns', ns(h));
+
 function createNetwork(): void {
+  for (const h of ['f1', 'f2'] as const) {
+    fs.mkdirSync(netnsEtc(h), { recursive: true });
+    const names = Object.entries(FORBIDDEN_NAMES).map(([name, address]) => `${address} ${name}`);
+    fs.writeFileSync(path.join(netnsEtc(h), 'hosts'), ['127.0.0.1 localhost', ...names, ''].join('\n'));
+  }
   ip('link', 'add', BRIDGE, 'type', 'bridge');
   ip('addr', 'add', `${GATEWAY}/24`, 'dev', BRIDGE);
   ip('link', 'set', BRIDGE, 'up');
@@ -60,7 +72,10 @@ function createNetwork(): void {
 }
 
 function destroyNetwork(): void {
-  for (const h of Object.keys(HOSTS) as Host[]) tryIp('netns', 'del', ns(h));
+  for (const h of Object.keys(HOSTS) as Host[]) {
+    tryIp('netns', 'del', ns(h));
+    fs.rmSync(netnsEtc(h), { recursive: true, force: true });
+  }
   tryIp('link', 'del', BRIDGE);
 }
 
@@ -95,6 +110,10 @@ describe.skipIf(!netnsAvailable())('multi-host: services in separate network nam
         }, 50);
         return;
       }
+      // Redirects to names that resolve to forbidden addresses (see FORBIDDEN_NAMES).
+      const port = (server.address() as { port: number }).port;
+      if (req.url === '/to-loopback-name') return void res.writeHead(302, { location: `http://loopback-alias.test:${port}/x` }).end();
+      if (req.url === '/to-metadata-name') return void res.writeHead(302, { location: 'http://metadata-alias.test/latest/' }).end();
       const m = /^\/data(\d+)\.csv$/.exec(req.url ?? '');
       if (!m) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'text/csv' }).end(csv);
@@ -162,6 +181,34 @@ describe.skipIf(!netnsAvailable())('multi-host: services in separate network nam
     for (const t of tasks.filter((x) => x.outcome?.$case === 'stats')) {
       expect(t.outcome).toMatchObject({ $case: 'stats', value: { rows: 200, columns: 2 } });
     }
+  });
+
+  it('refuses names that resolve to forbidden addresses, directly and through a redirect (DNS is checked)', async () => {
+    const port = (server.address() as { port: number }).port;
+    const urls = [`${base}/to-loopback-name`, `${base}/to-metadata-name`, `http://loopback-alias.test:${port}/direct`];
+    const messages = await collect(
+      client.runJob({
+        requestId: '',
+        spec: {
+          name: 'forbidden names',
+          retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+          kind: { $case: 'fetch', value: { outputDir: 'names', items: urls.map((url) => ({ url, fileName: '', sha256: '', expectedSize: 0 })) } },
+        },
+      }),
+    );
+    const jobId = (messages[0]!.message as { value: { id: string } }).value.id;
+    const { tasks } = await unary(client.listResults.bind(client), { jobId, pageSize: 10, pageToken: '', state: 0 });
+    // POLICY, not CONNECT: no connection to the resolved address was tried (loopback would
+    // have been refused by the kernel, the metadata address would have timed out).
+    expect(tasks.map((t) => (t.outcome?.$case === 'error' ? [t.outcome.value.code, t.outcome.value.httpStatus] : t.outcome?.$case))).toEqual([
+      ['POLICY', 302],
+      ['POLICY', 302],
+      ['POLICY', 0],
+    ]);
+    const messagesOf = tasks.map((t) => (t.outcome?.$case === 'error' ? t.outcome.value.message : ''));
+    expect(messagesOf[0]).toContain('loopback-alias.test');
+    expect(messagesOf[1]).toContain('metadata-alias.test');
+    expect(fs.existsSync(path.join(dataRoot, 'names')) ? fs.readdirSync(path.join(dataRoot, 'names')) : []).toEqual([]);
   });
 
   it('re-queues the task of a worker whose network link is cut, and another host finishes it', async () => {
