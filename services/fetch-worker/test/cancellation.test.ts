@@ -45,6 +45,16 @@ describe('fetch executor: cancellation', () => {
     expect(await listDir(dir)).toEqual([]);
   });
 
+  it('cancels a download whose thread is still preparing a new output folder (the first task of a job)', async () => {
+    fx.server = await drippingServer(400 * 1024);
+    const ctx = taskContext();
+    const running = fx.executor.run(fetchTask(`${fx.server.origin}/slow.bin`, { outputDir: 'fresh/folder' }), ctx);
+    // In the same turn: the cancel reaches the thread with the start, before the folder exists.
+    ctx.controller.abort(new Error('job cancelled by user'));
+    expect(await running).toMatchObject({ $case: 'error', value: { code: 'CANCELLED' } });
+    expect(await listDir(path.join(fx.dataRoot, 'fresh', 'folder'))).toEqual([]);
+  });
+
   it('cancels a download still waiting for response headers', async () => {
     fx.server = await startServer(() => {
       /* never answers */

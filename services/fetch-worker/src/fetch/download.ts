@@ -87,7 +87,13 @@ export interface DownloadEnv {
  * EventTarget listeners per download showed up in profiles of tiny files.)
  */
 export interface DownloadControl {
+  /** Stops the download (set by {@link download} for as long as it runs). */
   cancel: ((reason: FetchError) => void) | null;
+  /**
+   * A stop that came before {@link download} took over `cancel` (the thread was still
+   * preparing the output folder): the download then ends at once with it.
+   */
+  stopped?: FetchError | null;
 }
 
 export interface DownloadOptions {
@@ -212,6 +218,7 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
     hop?.abort(reason);
   };
   control.cancel = stop;
+  if (control.stopped) stop(control.stopped);
   const clearDeadline = env.deadlines.add(limits.totalTimeoutMs, () =>
     stop(new FetchError('TIMEOUT', `GET ${job.url}: took longer than ${limits.totalTimeoutMs} ms`, { retryable: true })),
   );
@@ -222,6 +229,8 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
     let existing: ExistingFile | null = null;
     if (job.ifExists === 'skip') {
       existing = await inspectExisting(job);
+      // Hashing a large existing file takes a while: a cancel meanwhile still wins.
+      if (stopReason !== null) throw stopReason;
       if (existing?.identical === true) return await skippedResult(job, existing, 0, startedAt);
     }
     let resume = job.attempt > 1 ? claimPartial(job, partPath, env.partials) : null;

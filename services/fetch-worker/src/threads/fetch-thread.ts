@@ -215,7 +215,14 @@ function pump(): void {
 }
 
 function start(id: number, task: ThreadTask): void {
-  const control: DownloadControl = { cancel: null };
+  // Until download() takes over, a cancel is recorded for it to find: the first task
+  // into a folder waits for the folder first, and a cancel may come meanwhile.
+  const control: DownloadControl = {
+    cancel: (reason) => {
+      control.stopped ??= reason;
+    },
+    stopped: null,
+  };
   const settle = (outcome: FetchThreadResult): void => {
     running.delete(id);
     pendingProgress.delete(id);
