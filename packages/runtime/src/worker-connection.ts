@@ -79,6 +79,8 @@ export class WorkerConnection extends EventEmitter {
   private sessionId = '';
   /** Credits granted on this session and not yet used by an assignment. */
   private outstandingCredits = 0;
+  /** New attempts waiting for their old attempt to stop here (see startTask); they hold a slot. */
+  private waitingStarts = 0;
   /** The session's protocol version (from welcome; 1 until then and with older coordinators). */
   private sessionProtocol = 1;
   /** Results waiting for the end of this event-loop turn, and the stream they belong to. */
@@ -162,7 +164,7 @@ export class WorkerConnection extends EventEmitter {
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, w.heartbeatIntervalMs));
         this.outstandingCredits = 0;
-        const free = this.wantedCredits() - this.running.size;
+        const free = this.wantedCredits() - this.running.size - this.waitingStarts;
         if (this.state === 'READY' && free > 0) this.grant(free);
         this.emit('ready');
         return;
@@ -197,8 +199,24 @@ export class WorkerConnection extends EventEmitter {
   }
 
   private startTask(call: Call, a: TaskAssignment): void {
-    if (this.running.has(a.taskId)) {
-      this.logger.warn({ taskId: a.taskId }, 'duplicate assignment ignored');
+    const previous = this.running.get(a.taskId);
+    if (previous !== undefined) {
+      if (a.attempt <= previous.assignment.attempt) {
+        this.logger.warn({ taskId: a.taskId, attempt: a.attempt }, 'duplicate assignment ignored');
+        return;
+      }
+      // A newer attempt while the old one is still stopping here (aborted when its stream
+      // broke, or its lease expired): the coordinator has moved on. Ignoring it would leave
+      // the task RUNNING forever; it starts once the old attempt has settled, if its stream
+      // is still the current one (else the coordinator re-queues it anyway).
+      this.logger.info({ taskId: a.taskId, attempt: a.attempt, running: previous.assignment.attempt }, 'new attempt waits for the old one to stop');
+      previous.controller.abort(new Error(`superseded by attempt ${a.attempt}`));
+      this.waitingStarts++;
+      void previous.done.then(() => {
+        this.waitingStarts--;
+        if (call === this.call) this.startTask(call, a);
+        else if (this.call !== undefined) this.flushLater(this.call); // its slot is free on the new stream
+      });
       return;
     }
     if (!a.spec) {
@@ -269,7 +287,13 @@ export class WorkerConnection extends EventEmitter {
       this.logger.info({ taskId: a.taskId, attempt: a.attempt, error: outcome.value }, 'task failed');
     }
     // A result for a broken stream is dropped: the coordinator has re-queued the task.
-    if (call !== this.call) return;
+    // Its slot is free again, and the current stream must hear of it (granted when it
+    // was welcomed, the slot was still taken): without this credit a one-slot worker
+    // would wait for a task forever.
+    if (call !== this.call) {
+      if (this.call !== undefined) this.flushLater(this.call);
+      return;
+    }
     this.outbox.push({ taskId: a.taskId, attempt: a.attempt, outcome });
     this.flushLater(call);
   }
@@ -299,7 +323,7 @@ export class WorkerConnection extends EventEmitter {
       if (call !== this.call) return;
       this.sendResults(call);
       if (this.state !== 'READY') return;
-      const credits = this.wantedCredits() - this.running.size - this.outstandingCredits;
+      const credits = this.wantedCredits() - this.running.size - this.waitingStarts - this.outstandingCredits;
       if (credits > 0) this.grant(credits);
     });
   }

@@ -12,6 +12,8 @@ class GatedExecutor implements TaskExecutor<StatsTask> {
   readonly started: TaskContext[] = [];
   private readonly gates = new Map<string, () => void>();
   closed = false;
+  /** How long an aborted task takes to settle (an executor cleaning up, hashing, ...). */
+  abortDelayMs = 0;
   constructor(readonly slots: number) {}
   run(spec: StatsTask, ctx: TaskContext): Promise<TaskOutcome> {
     this.started.push(ctx);
@@ -20,7 +22,9 @@ class GatedExecutor implements TaskExecutor<StatsTask> {
       this.gates.set(ctx.taskId, () =>
         resolve({ $case: 'stats', value: StatsResult.create({ source: src, rows: 1, columns: 1, bytes: 1 }) }),
       );
-      ctx.signal.addEventListener('abort', () => resolve(errorOutcome('CANCELLED', 'aborted')));
+      ctx.signal.addEventListener('abort', () =>
+        setTimeout(() => resolve(errorOutcome('CANCELLED', 'aborted')), this.abortDelayMs),
+      );
     });
   }
   finish(taskId: string): void {
@@ -137,6 +141,29 @@ describe('WorkerConnection against a real coordinator', () => {
     const after = (await unary(client.getJob.bind(client), { jobId: job!.id })).job!;
     // maxAttempts is 1, yet the task is pending again, not failed.
     expect(after.progress).toMatchObject({ tasksPending: 1, tasksFailed: 0 });
+  });
+
+  it.each([
+    [2, 'assigned at once, it starts when the old attempt has settled'],
+    [1, 'the slot the old attempt held is granted again when it settles'],
+  ])('runs the new attempt of a task whose old attempt is still stopping after a restart (%i slots: %s)', async (slots) => {
+    const { coord, executor, conn } = await setup(slots);
+    executor.abortDelayMs = 1500; // attempt 1 settles well after the worker reconnected
+    let client = createJobServiceClient(coord.address);
+    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(1) });
+    await waitFor(() => executor.started.length === 1, 5000, 'task');
+    await coord.stop();
+    client.close();
+    const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
+    cleanup.push(() => again.stop());
+    // The new attempt starts once the old one has settled, on the same worker.
+    await waitFor(() => executor.started.length === 2, 10_000, 'the new attempt');
+    expect(executor.started.map((c) => c.attempt)).toEqual([1, 2]);
+    executor.finish(executor.started[1]!.taskId);
+    client = createJobServiceClient(again.address);
+    cleanup.push(() => client.close());
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
+    expect(conn.isReady).toBe(true);
   });
 
   it('reconnects after the coordinator restarts and picks up the job again', async () => {
