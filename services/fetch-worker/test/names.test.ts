@@ -64,6 +64,21 @@ describe('fetch executor: file names', () => {
     expect(await fx.executor.run(task(false, 'get'), taskContext())).toMatchObject({ $case: 'fetch', value: { path: 'cd-taken/get' } });
     expect(await fs.readFile(path.join(fx.dataRoot, 'cd-taken', 'taken.txt'), 'utf8')).toBe('old');
   });
+
+  it('a repeated attempt finds the Content-Disposition file it wrote before: no copy under the placeholder', async () => {
+    fx.server = await startServer((_req, res) => res.writeHead(200, { 'content-disposition': 'attachment; filename="report.csv"' }).end('a,b\n1,2\n'));
+    const task = fetchTask(`${fx.server.origin}/dir/`, { outputDir: 'cd-again', fileName: 'download', nameFromResponse: true });
+    // Attempt 1's result never reached the coordinator, which runs attempt 2.
+    expect(await fx.executor.run(task, taskContext({ attempt: 1 }))).toMatchObject({
+      $case: 'fetch',
+      value: { path: 'cd-again/report.csv', skipped: false },
+    });
+    expect(await fx.executor.run(task, taskContext({ attempt: 2 }))).toMatchObject({
+      $case: 'fetch',
+      value: { path: 'cd-again/report.csv', skipped: true },
+    });
+    expect(await listDir(path.join(fx.dataRoot, 'cd-again'))).toEqual(['report.csv']);
+  });
 });
 
 describe('fetch executor: when the file already exists (if_exists)', () => {

@@ -655,15 +655,23 @@ function hashInto(file: string, size: number, into: Hash): Promise<void> {
  * Creating a name that must not replace anything uses link(2), which fails if
  * the name exists, so concurrent workers cannot take the same one.
  */
-function placeFile(job: DownloadJob, partPath: string, outcome: FileOutcome): string | Promise<string> {
+function placeFile(
+  job: DownloadJob,
+  partPath: string,
+  outcome: FileOutcome,
+  suggested = job.nameFromResponse && outcome.suggestedName !== '',
+): string | Promise<string> {
   if (job.ifExists === 'skip' && outcome.existing !== null && outcome.existing.identical === null) {
     return placeUnlessIdentical(job, partPath, outcome, outcome.existing);
   }
   try {
-    if (job.nameFromResponse && outcome.suggestedName !== '') {
+    if (suggested) {
       const name = sanitizeFileName(outcome.suggestedName);
       // Never another item's placeholder (`download (2)`), which that item may write later.
-      if (!isPlaceholderName(name) && claimName(job, partPath, name)) return name;
+      if (!isPlaceholderName(name)) {
+        if (claimName(job, partPath, name)) return name;
+        return placeUnlessSuggestedHoldsBody(job, partPath, outcome, name);
+      }
     }
     if (job.ifExists === 'rename') return placeRenamed(job, partPath, outcome);
     fs.renameSync(partPath, inDir(job, job.fileName));
@@ -697,6 +705,20 @@ async function placeRenamed(job: DownloadJob, partPath: string, outcome: FileOut
   }
   removeQuietly(partPath);
   throw new FetchError('INTERNAL', `GET ${job.url}: no free name like ${relPathOf(job, job.fileName)} after ${MAX_RENAME_TRIES} tries`);
+}
+
+/**
+ * The response's file name is taken. By this very body — an earlier attempt of the
+ * task whose result was lost claimed it — it is the result (skipped), not a second
+ * copy under the placeholder; by anything else, the placeholder rules apply.
+ */
+async function placeUnlessSuggestedHoldsBody(job: DownloadJob, partPath: string, outcome: FileOutcome, name: string): Promise<string> {
+  if (await holdsBody(inDir(job, name), outcome)) {
+    removeQuietly(partPath);
+    outcome.skipped = true;
+    return name;
+  }
+  return placeFile(job, partPath, outcome, false);
 }
 
 /** Whether `file` is a regular file with exactly the downloaded body (size, then SHA-256). */
