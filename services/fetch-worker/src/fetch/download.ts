@@ -542,9 +542,12 @@ export class PartialRegistry {
     }
   }
 
-  /** Removes `file` now if it is a partial body kept here (its task will not run again). */
+  /**
+   * Removes the partial body `file` (and its metadata) now: its task will not run
+   * again. Whichever thread or worker kept it — this one, or one since replaced.
+   */
   discard(file: string): void {
-    if (this.#kept.has(file)) this.#remove(file);
+    this.#remove(file);
   }
 
   /** Removes every partial body this thread kept (shutdown). */
