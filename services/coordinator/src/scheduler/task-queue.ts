@@ -7,6 +7,8 @@ export interface QueuedTask {
   kind: TaskKind;
   /** Attempts started before this one. */
   attempt: number;
+  /** How many of those did not count against the retry policy (drain, coordinator shutdown). */
+  free: number;
   /** The last non-zero HTTP status those attempts saw (0: none), for the final error. */
   httpStatus: number;
 }
