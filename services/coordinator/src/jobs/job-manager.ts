@@ -323,8 +323,9 @@ export class JobManager {
     }
     const cancelledError = TaskError.create({ code: 'CANCELLED', message: 'job cancelled' });
     this.store.transaction(() => {
-      for (const t of this.store.cancelPendingTasks(jobId)) {
-        this.queue.remove(t.id);
+      const pending = this.store.cancelPendingTasks(jobId);
+      this.queue.remove(pending.map((t) => t.id));
+      for (const t of pending) {
         // A download waiting for its retry may have left its partial body on the worker
         // that ran the last attempt: every fetch worker hears of it (a worker not running
         // the task drops what it kept for it; see TaskExecutor.forget).
