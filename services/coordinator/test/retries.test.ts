@@ -1,10 +1,12 @@
 /**
  * Retries as the coordinator decides them, over real gRPC with a hand-driven fetch
  * worker (the test chooses each attempt's error): Retry-After against the policy's
- * backoff and the coordinator's limit, and what a failed item's final error says.
+ * backoff and the coordinator's limit, what a failed item's final error says, and the
+ * attempts that do not count (a draining worker's cancellations, a coordinator shutdown).
  */
 import {
   createJobServiceClient,
+  FetchResult,
   JobState,
   TaskError,
   TaskState,
@@ -16,6 +18,7 @@ import {
   type TaskAssignment,
   type TaskRetrying,
 } from '@spindle/sdk';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator } from '../../../test/helpers/coordinator';
 import { collect, unary, waitFor } from '../../../test/helpers/grpc';
@@ -47,7 +50,7 @@ describe('retries (coordinator side)', () => {
     return w;
   }
 
-  async function submit(retry: RetryPolicy): Promise<string> {
+  async function submit(retry: RetryPolicy, items = 1): Promise<string> {
     const { job } = await unary(client.submitJob.bind(client), {
       requestId: '',
       spec: {
@@ -55,12 +58,58 @@ describe('retries (coordinator side)', () => {
         retry,
         kind: {
           $case: 'fetch',
-          value: { items: [{ url: 'http://127.0.0.1:9/item.bin', fileName: '', sha256: '', expectedSize: 0 }], outputDir: '', options: undefined },
+          value: {
+            items: Array.from({ length: items }, (_, i) => ({
+              url: `http://127.0.0.1:9/item${i === 0 ? '' : i}.bin`,
+              fileName: '',
+              sha256: '',
+              expectedSize: 0,
+            })),
+            outputDir: '',
+            options: undefined,
+          },
         },
       },
     });
     return job!.id;
   }
+
+  /** Restarts the coordinator gracefully on the same database; the old workers are gone. */
+  async function restart(): Promise<void> {
+    await coord.stop();
+    for (const w of workers.splice(0)) w.kill();
+    const { dbPath } = coord;
+    // The helper names a fresh file as dbPath; this coordinator uses the old one.
+    coord = Object.assign(await startTestCoordinator({ ...env, SPINDLE_DB_PATH: dbPath }), { dbPath });
+    client.close();
+    client = createJobServiceClient(coord.address);
+  }
+
+  /** A worker leaving (a rolling update): draining, then its own CANCELLED result for `a`. */
+  function drainAndCancel(w: TestWorker, a: TaskAssignment): void {
+    w.send({ message: { $case: 'draining', value: { reason: 'rolling update' } } });
+    fail(w, a, { code: 'CANCELLED', message: 'worker draining', retryable: false });
+  }
+
+  /** The job's task rows as stored, in item order (committed within the store's group-commit window). */
+  function taskRows(jobId: string): Array<{ state: TaskState; attempt: number; free_attempts: number }> {
+    const db = new Database(coord.dbPath, { readonly: true });
+    try {
+      return db.prepare('SELECT state, attempt, free_attempts FROM tasks WHERE job_id = ? ORDER BY idx').all(jobId) as Array<{
+        state: TaskState;
+        attempt: number;
+        free_attempts: number;
+      }>;
+    } finally {
+      db.close();
+    }
+  }
+
+  const timeout: Partial<TaskError> = {
+    code: 'TIMEOUT',
+    message: 'GET http://127.0.0.1:9/item.bin: no response headers within 30 s',
+    retryable: true,
+  };
 
   /** Reports an attempt's failure with the given error fields. */
   function fail(w: TestWorker, a: TaskAssignment, error: Partial<TaskError>): void {
@@ -184,11 +233,7 @@ describe('retries (coordinator side)', () => {
       5000,
       'task waiting to retry',
     );
-    await coord.stop();
-    w.kill();
-    coord = await startTestCoordinator({ ...env, SPINDLE_DB_PATH: coord.dbPath });
-    client.close();
-    client = createJobServiceClient(coord.address);
+    await restart();
     const w2 = await fetchWorker('w2');
     w2.grant(1);
     const [a2] = await w2.waitAssignments(1);
@@ -197,5 +242,95 @@ describe('retries (coordinator side)', () => {
     fail(w2, a2!, { code: 'TIMEOUT', message: 'GET http://127.0.0.1:9/item.bin: no response headers within 30 s', retryable: true });
     const { task } = await finished(jobId);
     expect(task.outcome).toMatchObject({ $case: 'error', value: { code: 'TIMEOUT', httpStatus: 503, attempts: 2 } });
+  });
+
+  it('does not use up the attempt a graceful coordinator restart interrupted', async () => {
+    const w = await fetchWorker('w');
+    const jobId = await submit({ maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 });
+    w.grant(1);
+    await w.waitAssignments(1);
+    await restart();
+    // The stopping coordinator wrote the attempt back as free.
+    expect(taskRows(jobId)).toEqual([{ state: TaskState.TASK_STATE_PENDING, attempt: 1, free_attempts: 1 }]);
+    const w2 = await fetchWorker('w2');
+    w2.grant(3);
+    fail(w2, (await w2.waitAssignments(1))[0]!, timeout);
+    fail(w2, (await w2.waitAssignments(2))[1]!, timeout);
+    const { task, retrying } = await finished(jobId);
+    // Three assignments, each with its own number; two of them were used.
+    expect([...w.assignments, ...w2.assignments].map((a) => a.attempt)).toEqual([1, 2, 3]);
+    expect(retrying.map((r) => r.attempt)).toEqual([2]);
+    expect(task).toMatchObject({ state: TaskState.TASK_STATE_FAILED, attempt: 3 });
+    expect(task.outcome).toMatchObject({ $case: 'error', value: { code: 'TIMEOUT', attempts: 2 } });
+  });
+
+  it("remembers a draining worker's cancellations across a coordinator restart", async () => {
+    const jobId = await submit({ maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 });
+    // Two rolling updates each cancel the running attempt.
+    for (const [i, id] of ['w1', 'w2'].entries()) {
+      const w = await fetchWorker(id);
+      w.grant(1);
+      const [a] = await w.waitAssignments(1);
+      drainAndCancel(w, a!);
+      await waitFor(() => {
+        const [row] = taskRows(jobId);
+        return row?.state === TaskState.TASK_STATE_PENDING && row.free_attempts === i + 1;
+      }, 5000, 'task pending again');
+      w.close();
+    }
+    expect(taskRows(jobId)).toEqual([{ state: TaskState.TASK_STATE_PENDING, attempt: 2, free_attempts: 2 }]);
+    await restart();
+    const w3 = await fetchWorker('w3');
+    w3.grant(3);
+    const [a3] = await w3.waitAssignments(1);
+    expect(a3!.attempt).toBe(3);
+    fail(w3, a3!, timeout);
+    // Before, the restart forgot both cancellations and attempt 3 failed for good.
+    const a4 = (await w3.waitAssignments(2))[1]!;
+    expect(a4.attempt).toBe(4);
+    fail(w3, a4, timeout);
+    const { task } = await finished(jobId);
+    expect(task).toMatchObject({ state: TaskState.TASK_STATE_FAILED, attempt: 4 });
+    expect(task.outcome).toMatchObject({ $case: 'error', value: { code: 'TIMEOUT', attempts: 2 } });
+  });
+
+  it("keeps a task's free attempts in its row alone, through success and cancel", async () => {
+    // max_attempts 1: a drained attempt must not be the only one.
+    const jobId = await submit({ maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 20 }, 2);
+    const w1 = await fetchWorker('w1');
+    w1.grant(2);
+    const [a, b] = await w1.waitAssignments(2);
+    drainAndCancel(w1, a!);
+    drainAndCancel(w1, b!);
+    await waitFor(() => taskRows(jobId).every((r) => r.state === TaskState.TASK_STATE_PENDING && r.free_attempts === 1), 5000, 'tasks pending again');
+    w1.close();
+    const w2 = await fetchWorker('w2');
+    w2.grant(1);
+    const [a2] = await w2.waitAssignments(1);
+    expect(a2).toMatchObject({ taskId: a!.taskId, attempt: 2 });
+    w2.send({
+      message: {
+        $case: 'result',
+        value: {
+          taskId: a2!.taskId,
+          attempt: 2,
+          outcome: { $case: 'fetch', value: FetchResult.create({ url: 'http://127.0.0.1:9/item.bin', path: 'item.bin', bytes: 1, httpStatus: 200 }) },
+        },
+      },
+    });
+    await waitFor(() => taskRows(jobId)[0]?.state === TaskState.TASK_STATE_SUCCEEDED, 5000, 'first task succeeded');
+    const cancelled = await unary(client.cancelJob.bind(client), { jobId });
+    expect(cancelled.job!.state).toBe(JobState.JOB_STATE_CANCELLED);
+    // Success and cancel are terminal rows that keep the count; the coordinator holds no
+    // per-task copy of it, so a restart resumes nothing of this job.
+    expect(taskRows(jobId)).toEqual([
+      { state: TaskState.TASK_STATE_SUCCEEDED, attempt: 2, free_attempts: 1 },
+      { state: TaskState.TASK_STATE_CANCELLED, attempt: 1, free_attempts: 1 },
+    ]);
+    const { tasks } = await unary(client.listResults.bind(client), { jobId, pageSize: 0, pageToken: '', state: 0 });
+    expect(tasks.map((t) => [t.state, t.attempt])).toEqual([
+      [TaskState.TASK_STATE_SUCCEEDED, 2],
+      [TaskState.TASK_STATE_CANCELLED, 1],
+    ]);
   });
 });

@@ -109,16 +109,54 @@ describe('SqliteStore migrations', () => {
     store.close();
     // Back to the first schema, as a coordinator before the retry-state columns left it.
     const old = new Database(file);
-    old.exec('ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms');
+    old.exec('ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms; ALTER TABLE tasks DROP COLUMN free_attempts');
     old.pragma('user_version = 1');
     old.close();
     store = new SqliteStore(file);
     try {
       expect(store.unfinishedTasks('j')).toEqual([
-        { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0 },
+        { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0, free_attempts: 0 },
       ]);
-      store.transaction(() => store.markRetrying('j/f/0', 503, 1234));
+      store.transaction(() => store.markRetrying('j/f/0', 503, 1234, 0));
       expect(store.getTask('j/f/0')).toMatchObject({ state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('upgrades a database of the second schema: tasks keep their retry state and start with no free attempts', () => {
+    const file = path.join(tmp(), 'c.db');
+    const job = { id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_RUNNING, name: 'n', spec: Buffer.alloc(1), create_ms: 1 };
+    let store = new SqliteStore(file);
+    store.transaction(() => {
+      store.insertJob(job);
+      store.insertTask({ id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, target: 'http://x/0', spec: Buffer.alloc(1) });
+      store.markAssigned('j/f/0', 2, 'w');
+      store.markRetrying('j/f/0', 503, 1234, 0);
+    });
+    store.close();
+    // Back to the second schema, as a coordinator before free_attempts left it.
+    const old = new Database(file);
+    old.exec('ALTER TABLE tasks DROP COLUMN free_attempts');
+    old.pragma('user_version = 2');
+    old.close();
+    store = new SqliteStore(file);
+    try {
+      expect(store.unfinishedTasks('j')).toEqual([
+        { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 2, state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234, free_attempts: 0 },
+      ]);
+      // A shutdown takes an attempt back: one more free attempt, pending again, the rest kept.
+      store.transaction(() => {
+        store.markAssigned('j/f/0', 3, 'w');
+        store.markInterrupted('j/f/0');
+      });
+      expect(store.getTask('j/f/0')).toMatchObject({ state: TaskState.TASK_STATE_PENDING, attempt: 3, http_status: 503, free_attempts: 1 });
+      // A retry writes the count it is given, in the same statement as the rest of its state.
+      store.transaction(() => {
+        store.markAssigned('j/f/0', 4, 'w');
+        store.markRetrying('j/f/0', 500, 0, 2);
+      });
+      expect(store.getTask('j/f/0')).toMatchObject({ state: TaskState.TASK_STATE_PENDING, attempt: 4, http_status: 500, not_before_ms: 0, free_attempts: 2 });
     } finally {
       store.close();
     }

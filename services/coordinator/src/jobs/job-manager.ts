@@ -115,8 +115,6 @@ export class JobManager {
   private readonly active = new Map<string, ActiveJob>();
   private readonly sessions = new Map<string, WorkerSession>();
   private readonly events = new EventEmitter();
-  /** Worker-initiated cancellations (drain) that do not use up an attempt. */
-  private readonly freeAttempts = new Map<string, number>();
   private dispatchScheduled = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private accepting = true;
@@ -144,7 +142,14 @@ export class JobManager {
     for (const row of this.store.activeJobs()) {
       const job = this.loadActive(row);
       for (const t of this.store.unfinishedTasks(row.id)) {
-        const q: QueuedTask = { taskId: t.id, jobId: t.job_id, kind: t.kind, attempt: t.attempt, httpStatus: t.http_status };
+        const q: QueuedTask = {
+          taskId: t.id,
+          jobId: t.job_id,
+          kind: t.kind,
+          attempt: t.attempt,
+          free: t.free_attempts,
+          httpStatus: t.http_status,
+        };
         // A retry's backoff or a server's Retry-After still holds after a restart.
         if (t.not_before_ms > now) this.queue.pushLater(q, t.not_before_ms - now);
         else this.queue.push(q);
@@ -268,7 +273,7 @@ export class JobManager {
   }
 
   private enqueue(job: ActiveJob, p: PlannedTask): void {
-    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0, httpStatus: 0 });
+    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0, free: 0, httpStatus: 0 });
   }
 
   getJob(jobId: string, withSpec = true): Job {
@@ -318,8 +323,9 @@ export class JobManager {
     }
     const cancelledError = TaskError.create({ code: 'CANCELLED', message: 'job cancelled' });
     this.store.transaction(() => {
-      for (const t of this.store.cancelPendingTasks(jobId)) {
-        this.queue.remove(t.id);
+      const pending = this.store.cancelPendingTasks(jobId);
+      this.queue.remove(pending.map((t) => t.id));
+      for (const t of pending) {
         // A download waiting for its retry may have left its partial body on the worker
         // that ran the last attempt: every fetch worker hears of it (a worker not running
         // the task drops what it kept for it; see TaskExecutor.forget).
@@ -601,35 +607,37 @@ export class JobManager {
    * retried at once without using up an attempt. The final error is the last
    * attempt's with the last HTTP status any attempt saw: 503, 503, then a refused
    * connection ends as CONNECT with http_status 503, not 0.
+   *
+   * Attempt numbers count every assignment (a late result is told apart by its
+   * number); the attempts that did not count are kept in the task row
+   * (free_attempts), so they survive a restart and need no memory here.
    */
   private onTaskError(job: ActiveJob, lease: Lease, workerId: string, error: TaskError, byWorker: boolean): void {
     const { taskId, attempt } = lease;
-    const free = this.freeAttempts.get(taskId) ?? 0;
-    if (byWorker) this.freeAttempts.set(taskId, free + 1);
-    const allowed = job.retry.maxAttempts + (byWorker ? free + 1 : free);
+    const free = byWorker ? lease.free + 1 : lease.free;
+    const used = attempt - free;
     const httpStatus = error.httpStatus || lease.httpStatus;
-    const retry = (error.retryable || byWorker) && attempt < allowed;
+    const retry = (error.retryable || byWorker) && used < job.retry.maxAttempts;
     // A server's Retry-After is waited out in full, however long the policy's backoff;
     // one beyond maxRetryAfterMs fails the task now: an earlier try would go against
     // what the server asked, and a hostile server could otherwise park it for a day.
     const tooLong = retry && !byWorker && error.retryAfterMs > this.opts.maxRetryAfterMs;
     if (retry && !tooLong) {
-      const delay = byWorker ? 0 : Math.max(backoffMs(job.retry, attempt - free), error.retryAfterMs);
-      this.store.markRetrying(taskId, httpStatus, delay > 0 ? Date.now() + delay : 0);
+      const delay = byWorker ? 0 : Math.max(backoffMs(job.retry, used), error.retryAfterMs);
+      this.store.markRetrying(taskId, httpStatus, delay > 0 ? Date.now() + delay : 0, free);
       job.pending++;
       this.appendEvent(job, { $case: 'taskRetrying', value: { taskId, attempt, error, backoffMs: delay } });
-      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt, httpStatus };
+      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt, free, httpStatus };
       if (delay > 0) this.queue.pushLater(q, delay);
       else this.queue.push(q);
       this.opts.metrics?.tasksRetried.inc();
       return;
     }
-    this.freeAttempts.delete(taskId);
     const final: TaskError = {
       ...error,
       message: finalMessage(error, httpStatus, tooLong ? this.opts.maxRetryAfterMs : 0),
       httpStatus,
-      attempts: attempt - free,
+      attempts: used,
     };
     this.store.markFinished(
       taskId,
@@ -782,7 +790,14 @@ export class JobManager {
     if (!job || !stored) return undefined; // job finished or cancelled meanwhile
     const attempt = q.attempt + 1;
     session.credits--;
-    session.leases.set(q.taskId, { taskId: q.taskId, attempt, jobId: q.jobId, target: stored.target, httpStatus: q.httpStatus });
+    session.leases.set(q.taskId, {
+      taskId: q.taskId,
+      attempt,
+      jobId: q.jobId,
+      target: stored.target,
+      httpStatus: q.httpStatus,
+      free: q.free,
+    });
     this.store.markAssigned(q.taskId, attempt, session.workerId);
     job.pending--;
     job.running++;
@@ -914,8 +929,8 @@ export class JobManager {
 
   /**
    * Stops taking jobs and ends every worker stream. Leased tasks go back to
-   * pending in the store without using up an attempt: the coordinator, not the
-   * worker, is going away, and the next start re-queues them.
+   * pending in the store without using up an attempt (their row counts it as free):
+   * the coordinator, not the worker, is going away, and the next start re-queues them.
    */
   stop(): void {
     if (this.stopped) return;
@@ -924,7 +939,7 @@ export class JobManager {
     for (const job of this.active.values()) clearTimeout(job.progressTimer);
     this.store.transaction(() => {
       for (const s of this.sessions.values()) {
-        for (const lease of s.leases.values()) this.store.markPending(lease.taskId);
+        for (const lease of s.leases.values()) this.store.markInterrupted(lease.taskId);
         s.leases.clear();
       }
     });

@@ -7,6 +7,8 @@ export interface QueuedTask {
   kind: TaskKind;
   /** Attempts started before this one. */
   attempt: number;
+  /** How many of those did not count against the retry policy (drain, coordinator shutdown). */
+  free: number;
   /** The last non-zero HTTP status those attempts saw (0: none), for the final error. */
   httpStatus: number;
 }
@@ -18,14 +20,12 @@ export interface QueuedTask {
 export class TaskQueue {
   private readonly ready = new Map<TaskKind, QueuedTask[]>();
   private readonly heads = new Map<TaskKind, number>();
-  private readonly delayed = new Set<NodeJS.Timeout>();
-  /** Ids removed while queued (cancelled jobs); skipped when popped. */
-  private readonly removed = new Set<string>();
+  /** Tasks waiting out a delay, by task id. */
+  private readonly delayed = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly onReady: () => void) {}
 
   push(task: QueuedTask): void {
-    this.removed.delete(task.taskId);
     let q = this.ready.get(task.kind);
     if (!q) this.ready.set(task.kind, (q = []));
     q.push(task);
@@ -34,37 +34,57 @@ export class TaskQueue {
   /** Queues `task` after `delayMs`, then signals readiness. */
   pushLater(task: QueuedTask, delayMs: number): void {
     const t = setTimeout(() => {
-      this.delayed.delete(t);
-      if (this.removed.delete(task.taskId)) return;
+      this.delayed.delete(task.taskId);
       this.push(task);
       this.onReady();
     }, delayMs);
-    this.delayed.add(t);
+    this.delayed.set(task.taskId, t);
   }
 
-  /** Marks a queued task as gone (its job was cancelled). */
-  remove(taskId: string): void {
-    this.removed.add(taskId);
+  /**
+   * Drops queued tasks (their job was cancelled), ready or waiting out a delay. One
+   * pass over the ready queues per call (a cancel is one call) rather than marks
+   * skipped when popped: a kind no worker pops kept its marks and tasks for good.
+   */
+  remove(taskIds: readonly string[]): void {
+    const gone = new Set<string>();
+    for (const id of taskIds) {
+      const t = this.delayed.get(id);
+      if (t === undefined) gone.add(id);
+      else {
+        clearTimeout(t);
+        this.delayed.delete(id);
+      }
+    }
+    if (gone.size === 0) return;
+    for (const [kind, q] of this.ready) {
+      let n = 0;
+      for (let i = this.heads.get(kind) ?? 0; i < q.length; i++) {
+        const t = q[i]!;
+        if (!gone.has(t.taskId)) q[n++] = t;
+      }
+      q.length = n;
+      this.heads.set(kind, 0);
+    }
   }
 
   pop(kind: TaskKind): QueuedTask | undefined {
     const q = this.ready.get(kind);
     if (!q) return undefined;
     let head = this.heads.get(kind) ?? 0;
-    while (head < q.length) {
-      const t = q[head++]!;
-      if (this.removed.delete(t.taskId)) continue;
-      // Compact now and then so a long-running queue does not grow forever.
-      if (head > 1024 && head * 2 > q.length) {
-        q.splice(0, head);
-        head = 0;
-      }
-      this.heads.set(kind, head);
-      return t;
+    if (head >= q.length) {
+      q.length = 0;
+      this.heads.set(kind, 0);
+      return undefined;
     }
-    q.length = 0;
-    this.heads.set(kind, 0);
-    return undefined;
+    const t = q[head++]!;
+    // Compact now and then so a long-running queue does not grow forever.
+    if (head > 1024 && head * 2 > q.length) {
+      q.splice(0, head);
+      head = 0;
+    }
+    this.heads.set(kind, head);
+    return t;
   }
 
   size(kind: TaskKind): number {
@@ -72,7 +92,7 @@ export class TaskQueue {
   }
 
   close(): void {
-    for (const t of this.delayed) clearTimeout(t);
+    for (const t of this.delayed.values()) clearTimeout(t);
     this.delayed.clear();
   }
 }

@@ -28,6 +28,8 @@ export interface Lease {
   target: string;
   /** The last non-zero HTTP status the task's earlier attempts saw (0: none). */
   httpStatus: number;
+  /** The task's earlier attempts that did not count against its retry policy. */
+  free: number;
 }
 
 /**

@@ -49,4 +49,10 @@ export const migrations: string[] = [
   ALTER TABLE tasks ADD COLUMN http_status INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE tasks ADD COLUMN not_before_ms INTEGER NOT NULL DEFAULT 0;
   `,
+  // Attempts of a task that did not count against its retry policy (a worker cancelled
+  // them itself while draining, or a coordinator shutdown took them back): the attempt
+  // number stays unique per assignment, and attempts used = attempt - free_attempts.
+  `
+  ALTER TABLE tasks ADD COLUMN free_attempts INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

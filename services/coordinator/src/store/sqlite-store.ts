@@ -55,10 +55,18 @@ export interface TaskRow {
   http_status: number;
   /** Epoch ms before which the next attempt must not start (retry backoff, Retry-After); 0 if none. */
   not_before_ms: number;
+  /**
+   * Attempts that did not count against the retry policy (cancelled by a draining
+   * worker, or taken back by a coordinator shutdown); `attempt - free_attempts` were used.
+   */
+  free_attempts: number;
 }
 
 /** An unfinished task as re-queued at start. */
-export type UnfinishedTask = Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'attempt' | 'state' | 'http_status' | 'not_before_ms'>;
+export type UnfinishedTask = Pick<
+  TaskRow,
+  'id' | 'job_id' | 'kind' | 'attempt' | 'state' | 'http_status' | 'not_before_ms' | 'free_attempts'
+>;
 
 /** A stored job event: its seq and the encoded spindle.v1.JobEvent. */
 export interface StoredEvent {
@@ -144,10 +152,12 @@ export class SqliteStore {
       assignTask: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_RUNNING}, attempt = @attempt, worker_id = @worker_id WHERE id = @id`,
       ),
-      requeueTask: db.prepare(`UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING} WHERE id = ?`),
+      interruptTask: db.prepare(
+        `UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING}, free_attempts = free_attempts + 1 WHERE id = ?`,
+      ),
       retryTask: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING}, http_status = @http_status,
-           not_before_ms = @not_before_ms WHERE id = @id`,
+           not_before_ms = @not_before_ms, free_attempts = @free_attempts WHERE id = @id`,
       ),
       finishTask: db.prepare(
         `UPDATE tasks SET state = @state, outcome = @outcome, bytes = @bytes, rows = @rows WHERE id = @id`,
@@ -165,7 +175,7 @@ export class SqliteStore {
         `SELECT * FROM jobs WHERE state IN (${JobState.JOB_STATE_QUEUED}, ${JobState.JOB_STATE_RUNNING})`,
       ),
       unfinishedTasks: db.prepare(
-        `SELECT id, job_id, kind, attempt, state, http_status, not_before_ms FROM tasks WHERE job_id = ?
+        `SELECT id, job_id, kind, attempt, state, http_status, not_before_ms, free_attempts FROM tasks WHERE job_id = ?
            AND state IN (${TaskState.TASK_STATE_PENDING}, ${TaskState.TASK_STATE_RUNNING}) ORDER BY idx, kind`,
       ),
       resetRunning: db.prepare(
@@ -332,18 +342,23 @@ export class SqliteStore {
     this.stmts.assignTask.run({ id, attempt, worker_id: workerId });
   }
 
-  markPending(id: string): void {
+  /**
+   * A running attempt the coordinator took back (it is shutting down): pending again,
+   * and the attempt does not count against the retry policy.
+   */
+  markInterrupted(id: string): void {
     this.write();
-    this.stmts.requeueTask.run(id);
+    this.stmts.interruptTask.run(id);
   }
 
   /**
    * A failed attempt will be retried: pending again, remembering the last HTTP status
-   * seen and when the next attempt may start, so that both survive a restart.
+   * seen, when the next attempt may start, and how many attempts so far did not count
+   * (`freeAttempts`), so that all survive a restart.
    */
-  markRetrying(id: string, httpStatus: number, notBeforeMs: number): void {
+  markRetrying(id: string, httpStatus: number, notBeforeMs: number, freeAttempts: number): void {
     this.write();
-    this.stmts.retryTask.run({ id, http_status: httpStatus, not_before_ms: notBeforeMs });
+    this.stmts.retryTask.run({ id, http_status: httpStatus, not_before_ms: notBeforeMs, free_attempts: freeAttempts });
   }
 
   markFinished(id: string, state: TaskState, outcome: Uint8Array, bytes: number, rows: number): void {

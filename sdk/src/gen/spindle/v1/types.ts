@@ -651,7 +651,12 @@ export interface TaskError {
    * message naming both.
    */
   retryAfterMs: number;
-  /** Attempts made, set by the coordinator on a task's final error. */
+  /**
+   * Attempts used up, set by the coordinator on a task's final error: what counts
+   * against RetryPolicy.max_attempts. An attempt a worker cancelled itself while
+   * draining, or one a coordinator shutdown took back, is not counted (Task.attempt
+   * counts every attempt started, so it may be higher).
+   */
   attempts: number;
 }
 
@@ -803,7 +808,11 @@ export interface Task {
   kind: TaskKind;
   /** Where the task is in its lifecycle. */
   state: TaskState;
-  /** Attempts started so far (1 on the first). */
+  /**
+   * Attempts started so far (1 on the first), each with its own number. Those a
+   * draining worker cancelled or a coordinator shutdown took back are included,
+   * though they do not count against max_attempts (see TaskError.attempts).
+   */
   attempt: number;
   /** The worker running it, or the one that ran its final attempt. */
   workerId: string;
