@@ -724,15 +724,17 @@ async function placeUnlessSuggestedHoldsBody(job: DownloadJob, partPath: string,
   return placeFile(job, partPath, outcome, false);
 }
 
-/** Whether `file` is a regular file with exactly the downloaded body (size, then SHA-256). */
+/**
+ * Whether `file` is a regular file with exactly the downloaded body (size, then
+ * SHA-256). A file that cannot be read is not proven the same: false.
+ */
 async function holdsBody(file: string, outcome: FileOutcome): Promise<boolean> {
-  let st: fs.Stats;
   try {
-    st = fs.lstatSync(file);
+    const st = fs.lstatSync(file);
+    return st.isFile() && st.size === outcome.bytes && (await hashFile(file, st.size)) === outcome.sha256;
   } catch {
     return false;
   }
-  return st.isFile() && st.size === outcome.bytes && (await hashFile(file, st.size)) === outcome.sha256;
 }
 
 /** SKIP_IDENTICAL when no size was known before the body: compare now, and keep an identical file untouched. */
