@@ -295,6 +295,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
    */
   readonly #mayHavePartial = new Map<string, { outputDir: string; tempStem: string; at: number }>();
   readonly #resumeTtlMs: number;
+  #pruneAt = 1024;
 
   constructor(options: FetchExecutorOptions) {
     if (typeof options.dataRoot !== 'string' || !path.isAbsolute(options.dataRoot)) {
@@ -382,8 +383,11 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
 
   #notePartial(taskId: string, task: ThreadTask): void {
     const now = performance.now();
-    if (this.#mayHavePartial.size >= 1024) {
+    // Pruned when the map has doubled since the last pruning: amortised O(1) per entry
+    // even when thousands of downloads fail within the time-to-live.
+    if (this.#mayHavePartial.size >= this.#pruneAt) {
       for (const [id, k] of this.#mayHavePartial) if (now - k.at > this.#resumeTtlMs) this.#mayHavePartial.delete(id);
+      this.#pruneAt = Math.max(1024, 2 * this.#mayHavePartial.size);
     }
     this.#mayHavePartial.set(taskId, { outputDir: task.outputDir, tempStem: task.tempStem, at: now });
   }
