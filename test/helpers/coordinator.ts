@@ -11,13 +11,14 @@ export async function startTestCoordinator(
   env: Record<string, string> = {},
 ): Promise<Coordinator & { dir: string; dbPath: string }> {
   const dir = makeTempDir('spindle-coord-');
-  const dbPath = path.join(dir, 'coordinator.db');
+  // A restart passes the first coordinator's database in `env`: that is then its `dbPath`.
+  const dbPath = env.SPINDLE_DB_PATH ?? path.join(dir, 'coordinator.db');
   const config = loadConfig({
     SPINDLE_LISTEN_ADDR: '127.0.0.1:0',
-    SPINDLE_DB_PATH: dbPath,
     SPINDLE_METRICS_ADDR: 'off',
     SPINDLE_SHUTDOWN_GRACE_MS: '1000',
     ...env,
+    SPINDLE_DB_PATH: dbPath,
   });
   const c = await startCoordinator(config, silentLogger());
   return Object.assign(c, { dir, dbPath });
