@@ -12,7 +12,7 @@ import { Deadlines, download, PartialRegistry, resumeFileOf, type DownloadContro
 import { errorCodeOf, FetchError, fileSystemError, toTaskError } from '../fetch/error-codes';
 import { exposeGc } from '../heap-governor';
 import { OutputDirs } from '../fetch/output-path';
-import { sweepStaleTemps } from '../fetch/stale-temps';
+import { staleTempMs, sweepStaleTemps } from '../fetch/stale-temps';
 import { EgressPolicy } from '../fetch/url-policy';
 import { WriteMode } from '../fetch/write-mode';
 import { ConnectTimeoutAgents } from './agents';
@@ -38,7 +38,7 @@ if (port === null) throw new Error('fetch-thread must run as a worker thread');
 const config = readConfig(workerData);
 const egress = new EgressPolicy(config);
 // What killed workers left in a folder goes the first time this thread writes there.
-const outputDirs = new OutputDirs(config.dataRoot, (dir) => void sweepStaleTemps(dir));
+const outputDirs = new OutputDirs(config.dataRoot, (dir) => void sweepStaleTemps(dir, staleTempMs(config.resumeTtlMs)));
 const partials = new PartialRegistry(config.resumeTtlMs);
 // One Agent per connect timeout (connect timeouts are per Agent in undici), the
 // default's for good and a few others (see ConnectTimeoutAgents).
