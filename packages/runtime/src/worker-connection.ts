@@ -79,8 +79,8 @@ export class WorkerConnection extends EventEmitter {
   private sessionId = '';
   /** Credits granted on this session and not yet used by an assignment. */
   private outstandingCredits = 0;
-  /** New attempts waiting for their old attempt to stop here (see startTask); they hold a slot. */
-  private waitingStarts = 0;
+  /** New attempts waiting for their old attempt to stop here, by task (see startTask); each holds a slot. */
+  private readonly waiting = new Map<string, TaskAssignment>();
   /** The session's protocol version (from welcome; 1 until then and with older coordinators). */
   private sessionProtocol = 1;
   /** Results waiting for the end of this event-loop turn, and the stream they belong to. */
@@ -164,7 +164,7 @@ export class WorkerConnection extends EventEmitter {
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => this.heartbeat(), Math.max(100, w.heartbeatIntervalMs));
         this.outstandingCredits = 0;
-        const free = this.wantedCredits() - this.running.size - this.waitingStarts;
+        const free = this.wantedCredits() - this.running.size - this.waiting.size;
         if (this.state === 'READY' && free > 0) this.grant(free);
         this.emit('ready');
         return;
@@ -181,6 +181,13 @@ export class WorkerConnection extends EventEmitter {
         return;
       case 'cancel': {
         const { taskId, attempt, reason } = msg.message.value;
+        const waiting = this.waiting.get(taskId);
+        if (waiting !== undefined && waiting.attempt === attempt) {
+          // Never started: it ends here, and its slot is free again.
+          this.waiting.delete(taskId);
+          this.sendResult(call, waiting, errorOutcome('CANCELLED', `cancelled by coordinator: ${reason}`));
+          return;
+        }
         const t = this.running.get(taskId);
         if (t === undefined) {
           // Not running here: a task cancelled while it waited for a retry, which may
@@ -211,11 +218,18 @@ export class WorkerConnection extends EventEmitter {
       // is still the current one (else the coordinator re-queues it anyway).
       this.logger.info({ taskId: a.taskId, attempt: a.attempt, running: previous.assignment.attempt }, 'new attempt waits for the old one to stop');
       previous.controller.abort(new Error(`superseded by attempt ${a.attempt}`));
-      this.waitingStarts++;
+      this.waiting.set(a.taskId, a);
       void previous.done.then(() => {
-        this.waitingStarts--;
-        if (call === this.call) this.startTask(call, a);
-        else if (this.call !== undefined) this.flushLater(this.call); // its slot is free on the new stream
+        if (this.waiting.get(a.taskId) !== a) return; // cancelled meanwhile (answered then)
+        this.waiting.delete(a.taskId);
+        if (call !== this.call) {
+          if (this.call !== undefined) this.flushLater(this.call); // its slot is free on the new stream
+        } else if (this.state !== 'READY') {
+          // Draining: no new work. Like a running task the drain stops, it goes back unused.
+          this.sendResult(call, a, errorOutcome('CANCELLED', 'the worker is draining'));
+        } else {
+          this.startTask(call, a);
+        }
       });
       return;
     }
@@ -323,7 +337,7 @@ export class WorkerConnection extends EventEmitter {
       if (call !== this.call) return;
       this.sendResults(call);
       if (this.state !== 'READY') return;
-      const credits = this.wantedCredits() - this.running.size - this.waitingStarts - this.outstandingCredits;
+      const credits = this.wantedCredits() - this.running.size - this.waiting.size - this.outstandingCredits;
       if (credits > 0) this.grant(credits);
     });
   }

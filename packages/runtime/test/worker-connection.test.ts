@@ -12,20 +12,33 @@ class GatedExecutor implements TaskExecutor<StatsTask> {
   readonly started: TaskContext[] = [];
   private readonly gates = new Map<string, () => void>();
   closed = false;
-  /** How long an aborted task takes to settle (an executor cleaning up, hashing, ...). */
-  abortDelayMs = 0;
+  /** Tasks whose run() has settled. */
+  settled = 0;
+  /**
+   * While set, an aborted task settles only when it resolves (an executor still
+   * cleaning up, hashing, ...); see {@link holdAborted}.
+   */
+  private abortGate: Promise<void> | null = null;
   constructor(readonly slots: number) {}
+  /** Aborted tasks settle only once the returned function is called. */
+  holdAborted(): () => void {
+    let release!: () => void;
+    this.abortGate = new Promise((resolve) => (release = resolve));
+    return release;
+  }
   run(spec: StatsTask, ctx: TaskContext): Promise<TaskOutcome> {
     this.started.push(ctx);
-    return new Promise((resolve) => {
+    const outcome = new Promise<TaskOutcome>((resolve) => {
       const src = spec.source?.source?.value ?? '';
       this.gates.set(ctx.taskId, () =>
         resolve({ $case: 'stats', value: StatsResult.create({ source: src, rows: 1, columns: 1, bytes: 1 }) }),
       );
-      ctx.signal.addEventListener('abort', () =>
-        setTimeout(() => resolve(errorOutcome('CANCELLED', 'aborted')), this.abortDelayMs),
-      );
+      ctx.signal.addEventListener('abort', () => {
+        const gate = this.abortGate ?? Promise.resolve();
+        void gate.then(() => resolve(errorOutcome('CANCELLED', 'aborted')));
+      });
     });
+    return outcome.finally(() => this.settled++);
   }
   finish(taskId: string): void {
     this.gates.get(taskId)?.();
@@ -148,7 +161,7 @@ describe('WorkerConnection against a real coordinator', () => {
     [1, 'the slot the old attempt held is granted again when it settles'],
   ])('runs the new attempt of a task whose old attempt is still stopping after a restart (%i slots: %s)', async (slots) => {
     const { coord, executor, conn } = await setup(slots);
-    executor.abortDelayMs = 1500; // attempt 1 settles well after the worker reconnected
+    const release = executor.holdAborted(); // attempt 1 keeps stopping until released
     let client = createJobServiceClient(coord.address);
     const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(1) });
     await waitFor(() => executor.started.length === 1, 5000, 'task');
@@ -156,14 +169,44 @@ describe('WorkerConnection against a real coordinator', () => {
     client.close();
     const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
     cleanup.push(() => again.stop());
+    client = createJobServiceClient(again.address);
+    cleanup.push(() => client.close());
+    await waitFor(() => conn.isReady, 10_000, 'reconnected');
+    if (slots > 1) {
+      // Assigned while attempt 1 still stops: it must wait, not be dropped as a duplicate.
+      await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.progress!.tasksRunning === 1, 5000, 'attempt 2 assigned');
+    }
+    expect(executor.started).toHaveLength(1);
+    release();
     // The new attempt starts once the old one has settled, on the same worker.
     await waitFor(() => executor.started.length === 2, 10_000, 'the new attempt');
     expect(executor.started.map((c) => c.attempt)).toEqual([1, 2]);
     executor.finish(executor.started[1]!.taskId);
-    client = createJobServiceClient(again.address);
-    cleanup.push(() => client.close());
     await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_SUCCEEDED, 5000, 'job done');
     expect(conn.isReady).toBe(true);
+  });
+
+  it('a cancel for a new attempt still waiting for the old one ends it without running it', async () => {
+    const { coord, executor } = await setup(2);
+    const release = executor.holdAborted();
+    const first = createJobServiceClient(coord.address);
+    const { job } = await unary(first.submitJob.bind(first), { requestId: '', spec: spec(1) });
+    await waitFor(() => executor.started.length === 1, 5000, 'task');
+    await coord.stop();
+    first.close();
+    const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
+    cleanup.push(() => again.stop());
+    const client = createJobServiceClient(again.address);
+    cleanup.push(() => client.close());
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.progress!.tasksRunning === 1, 10_000, 'attempt 2 assigned');
+    await unary(client.cancelJob.bind(client), { jobId: job!.id });
+    release();
+    await waitFor(() => executor.settled === 1, 5000, 'attempt 1 settled');
+    // Give a wrongly started attempt 2 every chance to show up.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(executor.started.map((c) => c.attempt)).toEqual([1]);
+    expect((await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state).toBe(JobState.JOB_STATE_CANCELLED);
   });
 
   it('reconnects after the coordinator restarts and picks up the job again', async () => {
