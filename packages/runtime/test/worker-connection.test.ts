@@ -82,6 +82,24 @@ describe('WorkerConnection against a real coordinator', () => {
     return { coord, client, executor, conn };
   }
 
+  /**
+   * Submits a one-task job, waits for attempt 1 to start on the (held) executor, then
+   * restarts the coordinator on the same database; returns the job and a client of the
+   * new coordinator.
+   */
+  async function restartUnderRunningTask(coord: Awaited<ReturnType<typeof startTestCoordinator>>, executor: GatedExecutor) {
+    const first = createJobServiceClient(coord.address);
+    const { job } = await unary(first.submitJob.bind(first), { requestId: '', spec: spec(1) });
+    await waitFor(() => executor.started.length === 1, 5000, 'task');
+    await coord.stop();
+    first.close();
+    const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
+    cleanup.push(() => again.stop());
+    const client = createJobServiceClient(again.address);
+    cleanup.push(() => client.close());
+    return { jobId: job!.id, client };
+  }
+
   it("tops credits up to what the executor wants now, never above its slots, and never takes them back", async () => {
     const { client, executor } = await setup(4);
     let want = 1;
@@ -162,15 +180,8 @@ describe('WorkerConnection against a real coordinator', () => {
   ])('runs the new attempt of a task whose old attempt is still stopping after a restart (%i slots: %s)', async (slots) => {
     const { coord, executor, conn } = await setup(slots);
     const release = executor.holdAborted(); // attempt 1 keeps stopping until released
-    let client = createJobServiceClient(coord.address);
-    const { job } = await unary(client.submitJob.bind(client), { requestId: '', spec: spec(1) });
-    await waitFor(() => executor.started.length === 1, 5000, 'task');
-    await coord.stop();
-    client.close();
-    const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
-    cleanup.push(() => again.stop());
-    client = createJobServiceClient(again.address);
-    cleanup.push(() => client.close());
+    const { jobId, client } = await restartUnderRunningTask(coord, executor);
+    const job = { id: jobId };
     await waitFor(() => conn.isReady, 10_000, 'reconnected');
     if (slots > 1) {
       // Assigned while attempt 1 still stops: it must wait, not be dropped as a duplicate.
@@ -189,15 +200,8 @@ describe('WorkerConnection against a real coordinator', () => {
   it('a cancel for a new attempt still waiting for the old one ends it without running it', async () => {
     const { coord, executor } = await setup(2);
     const release = executor.holdAborted();
-    const first = createJobServiceClient(coord.address);
-    const { job } = await unary(first.submitJob.bind(first), { requestId: '', spec: spec(1) });
-    await waitFor(() => executor.started.length === 1, 5000, 'task');
-    await coord.stop();
-    first.close();
-    const again = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath, SPINDLE_LISTEN_ADDR: coord.address });
-    cleanup.push(() => again.stop());
-    const client = createJobServiceClient(again.address);
-    cleanup.push(() => client.close());
+    const { jobId, client } = await restartUnderRunningTask(coord, executor);
+    const job = { id: jobId };
     await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.progress!.tasksRunning === 1, 10_000, 'attempt 2 assigned');
     await unary(client.cancelJob.bind(client), { jobId: job!.id });
     release();
