@@ -445,7 +445,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
     if (n > 0) this.#perHost.set(a.host, n);
     else this.#perHost.delete(a.host);
     stopListening(a.ctx.signal, a.onAbort);
-    if (outcome.type === 'error' && outcome.error.retryable && a.task.keepPartial) this.#notePartial(a.ctx.taskId, a.task);
+    if (outcome.type === 'error' && outcome.keptPartial === true) this.#notePartial(a.ctx.taskId, a.task);
     a.resolve(outcome.type === 'ok' ? { $case: 'fetch', value: outcome.result } : { $case: 'error', value: outcome.error });
     this.#pump();
   }

@@ -326,10 +326,14 @@ export class JobManager {
       const pending = this.store.cancelPendingTasks(jobId);
       this.queue.remove(pending.map((t) => t.id));
       for (const t of pending) {
-        // A download waiting for its retry may have left its partial body on the worker
-        // that ran the last attempt: every fetch worker hears of it (a worker not running
-        // the task drops what it kept for it; see TaskExecutor.forget).
-        if (t.attempt > 0 && t.kind === TaskKind.TASK_KIND_FETCH) this.forgetOnWorkers(t.id, t.attempt);
+        // A download waiting for its retry may have left its partial body with the worker
+        // that ran the last attempt: that worker hears of it (a worker not running the
+        // task drops what it kept for it; see TaskExecutor.forget).
+        if (t.attempt > 0 && t.kind === TaskKind.TASK_KIND_FETCH && t.worker_id !== null) {
+          this.sessions.get(t.worker_id)?.send({
+            message: { $case: 'cancel', value: { taskId: t.id, attempt: t.attempt, reason: 'job cancelled' } },
+          });
+        }
       }
       for (const session of this.sessions.values()) {
         for (const lease of [...session.leases.values()]) {
@@ -355,13 +359,6 @@ export class JobManager {
     });
     this.logger.info({ jobId }, 'job cancelled');
     return this.toJob(job.row, true);
-  }
-
-  private forgetOnWorkers(taskId: string, attempt: number): void {
-    for (const session of this.sessions.values()) {
-      if (session.kind !== WorkerKind.WORKER_KIND_FETCH) continue;
-      session.send({ message: { $case: 'cancel', value: { taskId, attempt, reason: 'job cancelled' } } });
-    }
   }
 
   /** A page of a job's tasks in item order. */

@@ -164,7 +164,7 @@ export class SqliteStore {
       ),
       cancelPending: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_CANCELLED}
-         WHERE job_id = ? AND state = ${TaskState.TASK_STATE_PENDING} RETURNING id, kind, attempt`,
+         WHERE job_id = ? AND state = ${TaskState.TASK_STATE_PENDING} RETURNING id, kind, attempt, worker_id`,
       ),
       counts: db.prepare(
         `SELECT state, count(*) AS n, sum(bytes) AS bytes, sum(rows) AS rows FROM tasks WHERE job_id = ? GROUP BY state`,
@@ -367,10 +367,10 @@ export class SqliteStore {
     this.stmts.finishTask.run({ id, state, outcome, bytes, rows });
   }
 
-  /** Cancels a job's pending tasks; returns them, with the attempts they already had. */
-  cancelPendingTasks(jobId: string): Array<{ id: string; kind: TaskKind; attempt: number }> {
+  /** Cancels a job's pending tasks; returns them, with the attempts they already had and the last worker. */
+  cancelPendingTasks(jobId: string): Array<{ id: string; kind: TaskKind; attempt: number; worker_id: string | null }> {
     this.write();
-    return this.stmts.cancelPending.all(jobId) as Array<{ id: string; kind: TaskKind; attempt: number }>;
+    return this.stmts.cancelPending.all(jobId) as Array<{ id: string; kind: TaskKind; attempt: number; worker_id: string | null }>;
   }
 
   taskCounts(jobId: string): TaskCounts {

@@ -94,6 +94,8 @@ export interface DownloadControl {
    * preparing the output folder): the download then ends at once with it.
    */
   stopped?: FetchError | null;
+  /** Set by {@link download} when it failed and kept the partial body for the next attempt. */
+  keptPartial?: boolean;
 }
 
 export interface DownloadOptions {
@@ -319,7 +321,7 @@ export async function download(job: DownloadJob, env: DownloadEnv, options: Down
     const failure = error.code === 'POLICY' && !error.message.includes(job.url)
       ? new FetchError('POLICY', `GET ${job.url}: ${error.message}`, { cause: error, httpStatus: error.httpStatus })
       : error;
-    settlePartial(job, partPath, disk, failure, env.partials);
+    control.keptPartial = settlePartial(job, partPath, disk, failure, env.partials);
     throw failure;
   } finally {
     clearDeadline();
@@ -485,8 +487,8 @@ function settlePartial(
   disk: DiskState,
   error: FetchError,
   registry: PartialRegistry,
-): void {
-  if (disk === null) return;
+): boolean {
+  if (disk === null) return false;
   if (disk !== 'dirty' && job.keepPartial && error.retryable && error.code !== 'CANCELLED') {
     const { file, meta } = resumePaths(job);
     const record: PartialMeta = { v: 1, url: job.url, ...disk };
@@ -500,12 +502,13 @@ function settlePartial(
       }
       fs.renameSync(partPath, file);
       registry.keep(file);
-      return;
+      return true;
     } catch {
       removeQuietly(meta);
     }
   }
   removeQuietly(partPath);
+  return false;
 }
 
 /**

@@ -275,7 +275,7 @@ async function runOne(id: number, task: ThreadTask, control: DownloadControl): P
   } catch (err) {
     // The folder vanished after it was created and cached: make the next task recreate it.
     if (errorCodeOf(err instanceof FetchError ? err.cause : err) === 'ENOENT') outputDirs.forget(task.outputDir);
-    return { type: 'error', error: toTaskError(err, task.url) };
+    return { type: 'error', error: toTaskError(err, task.url), keptPartial: control.keptPartial === true };
   } finally {
     agents.release(connectTimeoutMs);
   }

@@ -100,6 +100,8 @@ describe('thread protocol', () => {
     };
     const failed = cloned(encodeDone(5, { type: 'error', error })) as DoneErrorMessage;
     expect(failed[0]).toBe(DONE_ERROR);
-    expect(decodeDone(failed, 'http://h/x')).toEqual({ type: 'error', error });
+    expect(decodeDone(failed, 'http://h/x')).toEqual({ type: 'error', error, keptPartial: false });
+    const kept = cloned(encodeDone(6, { type: 'error', error, keptPartial: true })) as DoneErrorMessage;
+    expect(decodeDone(kept, 'http://h/x')).toEqual({ type: 'error', error, keptPartial: true });
   });
 });

@@ -77,7 +77,10 @@ export interface ThreadTask {
 }
 
 /** How one download ended; never a rejection. */
-export type FetchThreadResult = { type: 'ok'; result: FetchResult } | { type: 'error'; error: TaskError };
+export type FetchThreadResult =
+  | { type: 'ok'; result: FetchResult }
+  /** `keptPartial`: the partial body was kept for the next attempt (see TaskExecutor.forget). */
+  | { type: 'error'; error: TaskError; keptPartial?: boolean };
 
 // ------------------------------------------------------------ main thread → fetch thread
 
@@ -202,6 +205,7 @@ export type DoneErrorMessage = [
   httpStatus: number,
   retryAfterMs: number,
   attempts: number,
+  keptPartial: boolean,
 ];
 /** Running totals of download `id`, at most every 250 ms. `bytesTotal` 0 = unknown. */
 export type ProgressMessage = [type: typeof PROGRESS, id: number, bytesDone: number, bytesTotal: number];
@@ -216,7 +220,7 @@ export function encodeDone(id: number, outcome: FetchThreadResult): DoneOkMessag
     return [DONE_OK, id, r.path, r.bytes, r.sha256, r.httpStatus, r.durationMs, r.contentType, r.skipped, r.resumedBytes];
   }
   const e = outcome.error;
-  return [DONE_ERROR, id, e.code, e.message, e.retryable, e.httpStatus, e.retryAfterMs, e.attempts];
+  return [DONE_ERROR, id, e.code, e.message, e.retryable, e.httpStatus, e.retryAfterMs, e.attempts, outcome.keptPartial === true];
 }
 
 /** The outcome in a done message of the download of `url`. */
@@ -240,5 +244,6 @@ export function decodeDone(m: DoneOkMessage | DoneErrorMessage, url: string): Fe
   return {
     type: 'error',
     error: { code: m[2], message: m[3], retryable: m[4], httpStatus: m[5], retryAfterMs: m[6], attempts: m[7] },
+    keptPartial: m[8],
   };
 }
