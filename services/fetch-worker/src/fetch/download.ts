@@ -679,7 +679,11 @@ function placeFile(
         return placeUnlessSuggestedHoldsBody(job, partPath, outcome, name);
       }
     }
-    if (job.ifExists === 'rename') return placeRenamed(job, partPath, outcome);
+    if (job.ifExists === 'rename') {
+      // The usual case, the name is free, stays synchronous (no promise per download).
+      if (claimName(job, partPath, job.fileName)) return job.fileName;
+      return placeRenamed(job, partPath, outcome);
+    }
     fs.renameSync(partPath, inDir(job, job.fileName));
     return job.fileName;
   } catch (err) {
@@ -830,8 +834,8 @@ class Hop implements Dispatcher.DispatchHandler {
   #abortReason: Error | null = null;
   #decided: Exclude<HopOutcome, FileOutcome> | null = null;
   #discarded = 0;
-  /** Bounds the reading of a body that is being dropped (see DISCARD_TIMEOUT_MS). */
-  #discardTimer: NodeJS.Timeout | null = null;
+  /** Ends the bound on reading a body that is being dropped (see DISCARD_TIMEOUT_MS). */
+  #stopDiscarding: (() => void) | null = null;
   #status = 0;
   /** Body bytes so far, the resumed prefix included. */
   #bytes = 0;
@@ -953,7 +957,8 @@ class Hop implements Dispatcher.DispatchHandler {
     // The status is known: reading the rest of the body only keeps the connection.
     // A body that trickles is not worth a slot (nor the idle timeout, which would
     // report a TIMEOUT instead of the status): past this, the connection goes.
-    this.#discardTimer = setTimeout(() => this.#settleDecided(controller, true), DISCARD_TIMEOUT_MS);
+    // On the shared deadline tick, not a timer of its own: most redirects take this path.
+    this.#stopDiscarding = this.#env.deadlines.add(DISCARD_TIMEOUT_MS, () => this.#settleDecided(controller, true));
   }
 
   #startBody(
@@ -1193,7 +1198,7 @@ class Hop implements Dispatcher.DispatchHandler {
     const decided = this.#decided;
     if (this.#settled || decided === null) return;
     this.#settled = true;
-    if (this.#discardTimer !== null) clearTimeout(this.#discardTimer);
+    this.#stopDiscarding?.();
     if (dropBody && !controller.aborted) controller.abort(new Error('response body not needed'));
     this.#resolve(decided);
   }
@@ -1204,12 +1209,12 @@ class Hop implements Dispatcher.DispatchHandler {
     if (decided !== null && this.#abortReason === null) {
       // The status (or redirect) was known before the dropped body broke: that is the outcome.
       this.#settled = true;
-      if (this.#discardTimer !== null) clearTimeout(this.#discardTimer);
+      this.#stopDiscarding?.();
       this.#resolve(decided);
       return;
     }
     this.#settled = true;
-    if (this.#discardTimer !== null) clearTimeout(this.#discardTimer);
+    this.#stopDiscarding?.();
     const phase: FailurePhase = this.#file === null ? 'request' : 'body';
     const error = withHttpStatus(classifyError(err, this.#job.url, phase), this.#status);
     const file = this.#file;

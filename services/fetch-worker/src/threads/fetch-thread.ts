@@ -165,7 +165,7 @@ port.on('message', (batch: ToThreadMessage[]) => {
         const [, id, reason] = message;
         const r = running.get(id);
         if (r !== undefined) {
-          r.control.cancel?.(new FetchError('CANCELLED', `GET ${r.url}: cancelled (${reason})`));
+          stopDownload(r.control, new FetchError('CANCELLED', `GET ${r.url}: cancelled (${reason})`));
           break;
         }
         const i = queue.findIndex((q) => q.id === id);
@@ -214,15 +214,17 @@ function pump(): void {
   }
 }
 
+/**
+ * Stops a started download. Until download() took over `cancel` (the first task into a
+ * folder waits for the folder first), the reason is recorded for it to find.
+ */
+function stopDownload(control: DownloadControl, reason: FetchError): void {
+  if (control.cancel !== null) control.cancel(reason);
+  else control.stopped ??= reason;
+}
+
 function start(id: number, task: ThreadTask): void {
-  // Until download() takes over, a cancel is recorded for it to find: the first task
-  // into a folder waits for the folder first, and a cancel may come meanwhile.
-  const control: DownloadControl = {
-    cancel: (reason) => {
-      control.stopped ??= reason;
-    },
-    stopped: null,
-  };
+  const control: DownloadControl = { cancel: null, stopped: null };
   const settle = (outcome: FetchThreadResult): void => {
     running.delete(id);
     pendingProgress.delete(id);
@@ -287,7 +289,7 @@ async function close(): Promise<void> {
   for (const q of queue) cancelQueued(q.id, q.task, 'the worker is shutting down');
   queue = [];
   for (const r of running.values()) {
-    r.control.cancel?.(new FetchError('CANCELLED', `GET ${r.url}: cancelled (the worker is shutting down)`));
+    stopDownload(r.control, new FetchError('CANCELLED', `GET ${r.url}: cancelled (the worker is shutting down)`));
   }
   // Cancelled downloads remove their temporary files before they settle.
   await Promise.allSettled([...running.values()].map((r) => r.done));
