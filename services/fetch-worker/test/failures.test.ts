@@ -17,7 +17,7 @@ import {
 } from './helpers';
 
 describe('fetch executor: failures become task errors', () => {
-  const fx = useExecutor({ threads: 2, slots: 8, allowLoopback: true, maxBytes: 100_000, maxRedirects: 3 });
+  const fx = useExecutor({ threads: 2, slots: 8, allowLoopback: true, maxBytes: 100_000, maxRedirects: 3, connectTimeoutMs: 60_000 });
 
   it('reports 404 as HTTP_STATUS, not retryable, with the status, and writes nothing', async () => {
     fx.server = await startServer((_req, res) => res.writeHead(404).end('no such file'));
@@ -316,9 +316,9 @@ describe('fetch executor: failures become task errors', () => {
         $case: 'error',
         value: { code: 'TIMEOUT', retryable: true, message: expect.stringContaining('UND_ERR_CONNECT_TIMEOUT') },
       });
-      // Its own 300 ms, not the worker's default of 10 s (timers fire no earlier than due, ±1 ms).
+      // Its own 300 ms (timers fire no earlier than due, ±1 ms); the executor's default of
+      // 60 s would outlast the test's own time limit, so no upper bound on speed is needed.
       expect(elapsed).toBeGreaterThanOrEqual(299);
-      expect(elapsed).toBeLessThan(10_000);
     } finally {
       await unanswered.close();
     }
@@ -388,7 +388,7 @@ describe('fetch executor: failures become task errors', () => {
 
 describe('fetch executor: connect timeouts set by jobs', () => {
   // One thread, so that all the agents below are that thread's.
-  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true, connectTimeoutMs: 10_000 });
+  const fx = useExecutor({ threads: 1, slots: 4, allowLoopback: true, connectTimeoutMs: 60_000 });
 
   async function connectTimeout(port: number, connectTimeoutMs: number): Promise<number> {
     const started = performance.now();
@@ -430,7 +430,6 @@ describe('fetch executor: connect timeouts set by jobs', () => {
       // The agent of 300 ms was closed long ago; a new one has the same timeout.
       const elapsed = await connectTimeout(unanswered.port, 300);
       expect(elapsed).toBeGreaterThanOrEqual(299);
-      expect(elapsed).toBeLessThan(10_000);
     } finally {
       await unanswered.close();
     }

@@ -179,8 +179,11 @@ port.on('message', (batch: ToThreadMessage[]) => {
         void close();
         break;
       case FORGET: {
-        const dir = outputDirs.known(message[1]);
-        if (dir !== undefined) partials.discard(resumeFileOf(dir, message[2]));
+        // Also in a folder this thread never wrote to (it replaced one that crashed).
+        const [, rel, tempStem] = message;
+        const known = outputDirs.known(rel);
+        if (known !== undefined) partials.discard(resumeFileOf(known, tempStem));
+        else outputDirs.ensure(rel).then((dir) => partials.discard(resumeFileOf(dir, tempStem)), () => {});
         break;
       }
     }
