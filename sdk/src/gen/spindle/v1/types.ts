@@ -428,6 +428,8 @@ export interface FetchOptions {
   /**
    * Most redirects followed, at most 100; 0 = none (a redirect fails the item
    * as REDIRECT). Unset = the worker's default (SPINDLE_FETCH_MAX_REDIRECTS).
+   * Fetch workers built before this field had presence read 0 as their default:
+   * upgrade them before relying on 0.
    */
   maxRedirects?:
     | number
