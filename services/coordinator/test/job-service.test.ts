@@ -53,6 +53,29 @@ describe('JobService', () => {
     expect(b.job!.id).toBe(a.job!.id);
     const c = await submit(stats(1), 'req-2');
     expect(c.job!.id).not.toBe(a.job!.id);
+    // The same key for another job is refused (answering with the first job would report on
+    // the wrong one), naming that job; and nothing new is created.
+    const err = await expectStatus(submit(stats(2), 'req-1'), status.ALREADY_EXISTS, 'request_id req-1 was used for job');
+    expect(err.details).toContain(a.job!.id);
+    const { jobs } = await unary(client.listJobs.bind(client), { pageSize: 10, pageToken: '', state: 0, kind: 0 });
+    expect(jobs).toHaveLength(2);
+  });
+
+  it('refuses URLs with credentials without echoing them, and unknown if_exists values', async () => {
+    const fetchSpec = (url: string, ifExists = 0): JobSpec => ({
+      name: '',
+      kind: {
+        $case: 'fetch',
+        value: {
+          items: [{ url, fileName: '', sha256: '', expectedSize: 0 }],
+          outputDir: '',
+          options: { maxBytes: 0, connectTimeoutMs: 0, headersTimeoutMs: 0, idleTimeoutMs: 0, totalTimeoutMs: 0, perHostConcurrency: 0, ifExists },
+        },
+      },
+    });
+    const err = await expectStatus(submit(fetchSpec('http://user:s3cret@example.com/f.csv')), status.INVALID_ARGUMENT, 'spec.fetch.items[0].url: credentials');
+    expect(err.details).not.toContain('s3cret');
+    await expectStatus(submit(fetchSpec('http://example.com/f.csv', 42)), status.INVALID_ARGUMENT, 'spec.fetch.options.if_exists: unknown value 42');
   });
 
   it('rejects bad specs with INVALID_ARGUMENT naming the field', async () => {

@@ -203,7 +203,18 @@ export class JobManager {
         });
       }
       const existing = this.store.getJobByRequestId(requestId);
-      if (existing) return { job: this.toJob(existing, withSpec), created: false };
+      if (existing) {
+        // The key makes a retried submit safe; a different job under a used key is a
+        // client bug, and answering with the old job would report on the wrong one.
+        if (spec === undefined || !Buffer.from(JobSpec.encode(spec).finish()).equals(existing.spec)) {
+          throw new SpindleError(
+            'ALREADY_EXISTS',
+            `request_id ${requestId} was used for job ${existing.id} with a different spec; use a new request id`,
+            { field: 'request_id' },
+          );
+        }
+        return { job: this.toJob(existing, withSpec), created: false };
+      }
     }
     const id = randomUUID();
     const planned = planJob(spec, id, this.opts.limits);

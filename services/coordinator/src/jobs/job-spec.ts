@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { invalidArgument, planFileNames, SpindleError } from '@spindle/runtime';
 import {
   encodeMessage,
+  ExistingFilePolicy,
   FetchTask,
   JobKind,
   StatsTask,
@@ -85,6 +86,11 @@ function checkUrl(field: string, raw: string): URL {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw invalidArgument(field, `only http and https URLs are supported, got "${u.protocol}"`);
   }
+  // They would be stored and shown with the job, its results and exports (workers refuse
+  // them too). Not echoed here, for the same reason.
+  if (u.username !== '' || u.password !== '') {
+    throw invalidArgument(field, 'credentials in URLs (user:password@host) are not supported');
+  }
   return u;
 }
 
@@ -123,6 +129,10 @@ function planFetch(
   if (!spec) throw invalidArgument(field, 'is required');
   checkItemCount(`${field}.items`, spec.items.length, limits);
   checkRelativeDir(`${field}.output_dir`, spec.outputDir);
+  const ifExists = spec.options?.ifExists;
+  if (ifExists !== undefined && typeof ExistingFilePolicy[ifExists] !== 'string') {
+    throw invalidArgument(`${field}.options.if_exists`, `unknown value ${ifExists}`);
+  }
   const maxRedirects = spec.options?.maxRedirects;
   if (maxRedirects !== undefined && maxRedirects > 100) {
     throw invalidArgument(`${field}.options.max_redirects`, `at most 100, got ${maxRedirects}`);

@@ -2804,8 +2804,10 @@ export const ListWorkersResponse: MessageFns<ListWorkersResponse> = {
 export type JobServiceService = typeof JobServiceService;
 export const JobServiceService = {
   /**
-   * Accepts a job. Idempotent by `request_id`: a second call with the same id
-   * returns the job created by the first (with `created` false) instead of a new one.
+   * Accepts a job. Idempotent by `request_id`: a second call with the same id and
+   * the same spec returns the job created by the first (with `created` false)
+   * instead of a new one; with another spec it fails with ALREADY_EXISTS naming
+   * that job.
    */
   submitJob: {
     path: "/spindle.v1.JobService/SubmitJob" as const,
@@ -2911,8 +2913,10 @@ export const JobServiceService = {
 
 export interface JobServiceServer extends UntypedServiceImplementation {
   /**
-   * Accepts a job. Idempotent by `request_id`: a second call with the same id
-   * returns the job created by the first (with `created` false) instead of a new one.
+   * Accepts a job. Idempotent by `request_id`: a second call with the same id and
+   * the same spec returns the job created by the first (with `created` false)
+   * instead of a new one; with another spec it fails with ALREADY_EXISTS naming
+   * that job.
    */
   submitJob: handleUnaryCall<SubmitJobRequest, SubmitJobResponse>;
   /**
@@ -2945,8 +2949,10 @@ export interface JobServiceServer extends UntypedServiceImplementation {
 
 export interface JobServiceClient extends Client {
   /**
-   * Accepts a job. Idempotent by `request_id`: a second call with the same id
-   * returns the job created by the first (with `created` false) instead of a new one.
+   * Accepts a job. Idempotent by `request_id`: a second call with the same id and
+   * the same spec returns the job created by the first (with `created` false)
+   * instead of a new one; with another spec it fails with ALREADY_EXISTS naming
+   * that job.
    */
   submitJob(
     request: SubmitJobRequest,
