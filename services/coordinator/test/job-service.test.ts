@@ -94,7 +94,7 @@ describe('JobService', () => {
     await expectStatus(submit(stats(1), 'has space'), status.INVALID_ARGUMENT, 'request_id');
   });
 
-  it('leaves the spec out of SubmitJob, RunJob and GetJob answers for JobView BASIC, and only then', async () => {
+  it('leaves the spec out of SubmitJob, RunJob, GetJob and CancelJob answers for JobView BASIC, and only then', async () => {
     const spec = stats(3, 'views');
     const full = await submit(spec, 'view-1');
     expect(full.job!.spec).toEqual(spec);
@@ -117,6 +117,12 @@ describe('JobService', () => {
     extra.push(() => stream.cancel());
     const first = await new Promise((resolve, reject) => stream.once('data', resolve).once('error', reject));
     expect(first).toMatchObject({ message: { $case: 'job', value: { name: 'views', spec: undefined } } });
+
+    // CancelJob too: a huge job's answer must not echo every item unless asked to.
+    const other = await submit(spec, 'view-2');
+    const cancelled = await unary(client.cancelJob.bind(client), { jobId: full.job!.id, view: JobView.JOB_VIEW_BASIC });
+    expect(cancelled.job).toMatchObject({ id: full.job!.id, spec: undefined });
+    expect((await unary(client.cancelJob.bind(client), { jobId: other.job!.id })).job!.spec).toEqual(spec);
   });
 
   it('rejects an unknown JobView with INVALID_ARGUMENT naming the field', async () => {

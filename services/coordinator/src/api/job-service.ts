@@ -124,7 +124,7 @@ export function createJobService(jobs: JobManager, logger: Logger): JobServiceSe
     },
     getJob: unary('GetJob', (req: GetJobRequest) => ({ job: jobs.getJob(req.jobId, includesSpec(req.view)) })),
     listJobs: unary('ListJobs', (req: ListJobsRequest) => jobs.listJobs(req)),
-    cancelJob: unary('CancelJob', (req: CancelJobRequest) => ({ job: jobs.cancel(req.jobId) })),
+    cancelJob: unary('CancelJob', (req: CancelJobRequest) => ({ job: jobs.cancel(req.jobId, includesSpec(req.view)) })),
     listResults: unary('ListResults', (req: ListResultsRequest) => jobs.listResults(req)),
     exportResults(call: ServerWritableStream<ExportResultsRequest, ExportResultsResponse>) {
       exportResults(jobs, call.request.jobId, call.request.format || ExportFormat.EXPORT_FORMAT_CSV, call.request.table)

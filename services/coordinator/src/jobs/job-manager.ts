@@ -323,7 +323,7 @@ export class JobManager {
   }
 
   /** Cancels a job: every unfinished task is cancelled now; workers are told to stop. */
-  cancel(jobId: string): Job {
+  cancel(jobId: string, withSpec = true): Job {
     const row = this.requireJob(jobId);
     const job = this.active.get(jobId);
     if (!job) {
@@ -369,7 +369,7 @@ export class JobManager {
       this.finishJob(job, JobState.JOB_STATE_CANCELLED);
     });
     this.logger.info({ jobId }, 'job cancelled');
-    return this.toJob(job.row, true);
+    return this.toJob(job.row, withSpec);
   }
 
   /** A page of a job's tasks in item order. */

@@ -334,6 +334,8 @@ export interface ListJobsResponse {
 export interface CancelJobRequest {
   /** The job. */
   jobId: string;
+  /** How much of the job the answer carries; unset or UNSPECIFIED = FULL. */
+  view?: JobView | undefined;
 }
 
 /** Response of CancelJob. */
@@ -1853,13 +1855,16 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
 };
 
 function createBaseCancelJobRequest(): CancelJobRequest {
-  return { jobId: "" };
+  return { jobId: "", view: undefined };
 }
 
 export const CancelJobRequest: MessageFns<CancelJobRequest> = {
   encode(message: CancelJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.jobId !== "") {
       writer.uint32(10).string(message.jobId);
+    }
+    if (message.view !== undefined) {
+      writer.uint32(16).int32(message.view);
     }
     return writer;
   },
@@ -1885,6 +1890,14 @@ export const CancelJobRequest: MessageFns<CancelJobRequest> = {
             message.jobId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1904,6 +1917,7 @@ export const CancelJobRequest: MessageFns<CancelJobRequest> = {
         : isSet(object.job_id)
         ? globalThis.String(object.job_id)
         : "",
+      view: isSet(object.view) ? jobViewFromJSON(object.view) : undefined,
     };
   },
 
@@ -1911,6 +1925,9 @@ export const CancelJobRequest: MessageFns<CancelJobRequest> = {
     const obj: any = {};
     if (message.jobId !== "") {
       obj.jobId = message.jobId;
+    }
+    if (message.view !== undefined) {
+      obj.view = jobViewToJSON(message.view);
     }
     return obj;
   },
@@ -1921,6 +1938,7 @@ export const CancelJobRequest: MessageFns<CancelJobRequest> = {
   fromPartial<I extends Exact<DeepPartial<CancelJobRequest>, I>>(object: I): CancelJobRequest {
     const message = createBaseCancelJobRequest();
     message.jobId = object.jobId ?? "";
+    message.view = object.view ?? undefined;
     return message;
   },
 };
