@@ -53,6 +53,12 @@ describe('runCli', () => {
     expect(c.stderr()).toBe('error: not an http or https URL: ftp://bad.test/x\n');
   });
 
+  it('fetch of a URL with credentials exits 2 without echoing the password', async () => {
+    const c = context({ SPINDLE_ADDR: '127.0.0.1:1' });
+    expect(await runCli(['fetch', 'http://user:s3cret@ok.test/f'], c.ctx)).toBe(2);
+    expect(c.stderr()).toBe('error: credentials in URLs are not supported: http://user:***@ok.test/f\n');
+  });
+
   it('fetch -o with ".." exits 2', async () => {
     const c = context();
     expect(await runCli(['fetch', '-o', '../up', 'http://ok.test/'], c.ctx)).toBe(2);

@@ -25,11 +25,28 @@ describe('checkUrl', () => {
     expect(() => checkUrl(url)).toThrow(message);
   });
 
+  it.each([
+    ['http://user:s3cret@a.test/f', 'http://user:***@a.test/f'],
+    ['https://user@a.test/f', 'https://user@a.test/f'],
+    ['http://:s3cret@a.test/', 'http://:***@a.test/'],
+    ['http://u:s3cret@1.2.3.4:8080/f', 'http://u:***@1.2.3.4:8080/f'],
+    ['HTTP://U:s3cret@A.test/a b', 'HTTP://U:***@A.test/a b'],
+    ['http://u:p@ss:s3cret@a.test/', 'http://u:***@a.test/'],
+  ])('rejects credentials in %j without echoing the password', (raw, shown) => {
+    expect(() => checkUrl(raw)).toThrow(`credentials in URLs are not supported: ${shown}`);
+  });
+
+  it('never echoes a password in other errors either', () => {
+    expect(() => checkUrl('ftp://u:s3cret@a.test/')).toThrow('not an http or https URL: ftp://u:***@a.test/');
+    expect(() => checkUrl('http://u:s3cret@[bad/')).toThrow('not a valid URL: http://u:***@[bad/');
+  });
+
   /** What checkUrl must return: the URL parser's normal form, or an error. */
   function parsed(raw: string): string | undefined {
     try {
       const url = new URL(raw);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' ? url.href : undefined;
+      const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+      return ok && url.username === '' && url.password === '' ? url.href : undefined;
     } catch {
       return undefined;
     }
@@ -138,6 +155,12 @@ describe('parseUrlList', () => {
   it('names the source and line of a bad entry', () => {
     expect(() => parseUrlList('http://ok.test/\n\nftp://bad.test/', 'urls.txt')).toThrow(
       /^urls\.txt:3: not an http or https URL: ftp:\/\/bad\.test\/$/,
+    );
+  });
+
+  it('rejects credentials with the line, without the password', () => {
+    expect(() => parseUrlList('http://ok.test/\nhttp://me:s3cret@a.test/f x.csv', 'urls.txt')).toThrow(
+      /^urls\.txt:2: credentials in URLs are not supported: http:\/\/me:\*\*\*@a\.test\/f$/,
     );
   });
 

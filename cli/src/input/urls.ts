@@ -43,24 +43,42 @@ function isPlainUrl(raw: string): boolean {
   return port <= 65535 && port !== (raw.startsWith('https:') ? 443 : 80);
 }
 
+/** The authority's userinfo (`user:password@`), up to the last '@' before the path. */
+const USERINFO_RE = /^([A-Za-z][A-Za-z0-9+.-]*:[/\\]*)([^/?#\\]*)@/;
+
+/** `raw` with the password of any userinfo replaced by `***`, so that messages never echo it. */
+export function redactUrl(raw: string): string {
+  return raw.replace(USERINFO_RE, (_all, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon === -1 ? userinfo : userinfo.slice(0, colon) + ':***'}@`;
+  });
+}
+
 /**
  * Checks that `raw` is an absolute http or https URL and returns it normalized.
- * @throws Error naming the problem (the caller adds where the URL came from).
+ * @throws Error naming the problem (the caller adds where the URL came from); a
+ *   password in the URL is never part of the message.
  */
 export function checkUrl(raw: string): string {
   // Most lists hold URLs already in normal form: recognising them skips the URL
   // parser, ~2 µs a URL. Reading a 5,000-URL list took 9.5 ms, now 3.5 ms.
+  // (PLAIN_URL_RE has no '@' before the path: a URL with credentials is never plain.)
   if (isPlainUrl(raw)) return raw;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`not a valid URL: ${raw}`);
+    throw new Error(`not a valid URL: ${redactUrl(raw)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`not an http or https URL: ${raw}`);
+    throw new Error(`not an http or https URL: ${redactUrl(raw)}`);
   }
-  if (url.hostname === '') throw new Error(`URL has no host: ${raw}`);
+  if (url.hostname === '') throw new Error(`URL has no host: ${redactUrl(raw)}`);
+  // The job would store and echo the password everywhere, and the fetch worker refuses
+  // such URLs anyway (only after the job was accepted).
+  if (url.username !== '' || url.password !== '') {
+    throw new Error(`credentials in URLs are not supported: ${redactUrl(raw)}`);
+  }
   return url.href;
 }
 
