@@ -121,7 +121,10 @@ export function defineCommands(program: Command, ctx: CliContext, run: Runner): 
     .command('fetch')
     .description('download URLs on the fetch workers and wait for them')
     .argument('[urls...]', 'http or https URLs')
-    .option('-i, --input <file>', "URL list, one per line: URL [SHA256] [FILE_NAME] ('-' = stdin)")
+    .option(
+      '-i, --input <file>',
+      "UTF-8 URL list, one per line: URL [SHA256] [FILE_NAME]; '#' at line start or after a space starts a comment ('-' = stdin)",
+    )
     .option('-o, --output-dir <dir>', 'folder under the worker data root (default: jobs/<job id>)')
     .option('--sha256 <hex>', 'expected SHA-256 of the single URL given')
     .addOption(new Option('--size <size>', 'expected size of the single URL given, e.g. 1048576').argParser(parseSize))
