@@ -59,6 +59,19 @@ describe('runCli', () => {
     expect(c.stderr()).toBe('error: credentials in URLs are not supported: http://user:***@ok.test/f\n');
   });
 
+  it.each([
+    [['fetch', '--stats', '--results', '/nonexistent/r.csv', 'http://ok.test/'], '--results: cannot write /nonexistent/r.csv: folder /nonexistent does not exist'],
+    [['fetch', '--stats', '--results', '/', 'http://ok.test/'], '--results: cannot write /: it is a folder'],
+    [['fetch', '--stats', '--results', '/dev/null/r.csv', 'http://ok.test/'], '--results: cannot write /dev/null/r.csv: /dev/null is not a folder'],
+    [['stats', '-o', '/nonexistent/r.csv', 'a.csv'], '--output: cannot write /nonexistent/r.csv: folder /nonexistent does not exist'],
+    [['stats', '--columns-output', '/nonexistent/c.csv', 'a.csv'], '--columns-output: cannot write /nonexistent/c.csv'],
+  ])('%j: an unwritable results file exits 2 before connecting', async (argv, message) => {
+    // Nothing listens on port 1: connecting would exit 3.
+    const c = context({ SPINDLE_ADDR: '127.0.0.1:1' });
+    expect(await runCli(argv, c.ctx)).toBe(2);
+    expect(c.stderr()).toContain(`error: ${message}`);
+  });
+
   it('fetch -o with ".." exits 2', async () => {
     const c = context();
     expect(await runCli(['fetch', '-o', '../up', 'http://ok.test/'], c.ctx)).toBe(2);
