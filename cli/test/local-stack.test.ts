@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,6 +25,8 @@ describe('spindle up and the client commands', () => {
   let up: UpProcess;
   let web: Awaited<ReturnType<typeof httpServer>>;
   const slowResponses = new Set<ServerResponse>();
+  /** Requests of /gate.csv, answered by the test when it is ready. */
+  const gated: ServerResponse[] = [];
   const spindle = (args: string[], opts: { input?: string } = {}) =>
     runSpindle(['--addr', up.address, ...args], { cwd: tmp, ...opts });
 
@@ -32,6 +34,7 @@ describe('spindle up and the client commands', () => {
     web = await httpServer((req, res) => {
       if (req.url === '/a.csv') res.writeHead(200, { 'content-type': 'text/csv' }).end(A_CSV);
       else if (req.url === '/b.csv') res.writeHead(200, { 'content-type': 'text/csv' }).end(B_CSV);
+      else if (req.url === '/gate.csv') gated.push(res);
       else if (req.url === '/slow.csv') {
         // Headers now, body never finishes: the download only ends by cancellation.
         res.writeHead(200, { 'content-type': 'text/csv' });
@@ -111,6 +114,21 @@ describe('spindle up and the client commands', () => {
     expect(r.stdout).toMatch(/2\/2 downloads ok .*, 2\/2 files analysed ok \(6 rows\)/);
     const [header = [], ...rows] = parseCsv(readFileSync(path.join(tmp, 'chained.csv'), 'utf8'));
     expect(rows.map((x) => x[header.indexOf('rows')])).toEqual(['3', '3']);
+  });
+
+  it('fetch --results: a folder that goes away during the job still gives the summary and the retry command', async () => {
+    const outDir = path.join(tmp, 'gone');
+    mkdirSync(outDir);
+    const run = spindle(['fetch', '--stats', '--results', 'gone/r.csv', '-o', 'gate', web.url('/gate.csv')]);
+    for (let i = 0; i < 600 && gated.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    rmSync(outDir, { recursive: true });
+    for (const res of gated.splice(0)) res.writeHead(200, { 'content-type': 'text/csv' }).end(B_CSV);
+    const r = await run;
+    expect(r.code).toBe(1);
+    const id = /job (\S+) succeeded: 1\/1 downloads ok/.exec(r.stdout)?.[1];
+    expect(id, r.stdout + r.stderr).toBeDefined();
+    expect(r.stderr).toContain(`cannot write ${path.join(outDir, 'r.csv')}`);
+    expect(r.stderr).toContain(`job ${id} ended; export its results again with:\n  spindle results ${id} -o "${path.join(outDir, 'r.csv')}"`);
   });
 
   it('stats of a file outside the data root fails that item', async () => {

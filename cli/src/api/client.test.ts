@@ -149,4 +149,32 @@ describe('SpindleClient against a fake coordinator', () => {
     expect(view.seqs).toEqual([1, 2, 3]);
     expect(view.notices[0]).toMatch(/re-attaching after event 2/);
   });
+
+  it('followJob gives up on an unreachable coordinator with exit 3, saying the job keeps running', async () => {
+    const fake = await fakeCoordinator({
+      watchJob: (call: ServerWritableStream<WatchJobRequest, WatchJobResponse>) => {
+        if (call.request.afterSeq === 0) call.write({ event: { seq: 4, jobId: 'j', time: new Date(), event: undefined } });
+        const details = 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ';
+        setTimeout(() => call.emit('error', { code: status.UNAVAILABLE, details }), 20);
+      },
+    });
+    cleanup.push(fake.stop);
+    const client = new SpindleClient(fake.address);
+    cleanup.push(() => client.close());
+    const view = recordingView();
+    const following = followJob(client, Job.fromPartial({ id: 'j' }), {
+      signal: new AbortController().signal,
+      view,
+      reattachTimeoutMs: 300,
+    });
+    const err = await following.catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: 3 });
+    const message = (err as Error).message;
+    expect(message).toMatch(/^cannot reach coordinator at 127\.0\.0\.1:\d+: No connection established\. Last error: connect ECONNREFUSED 127\.0\.0\.1:1\.\n/);
+    expect(message).toContain('stopped following job j; it keeps running.');
+    expect(message).toContain('spindle watch j --after-seq 4');
+    expect(message).toContain('spindle cancel j');
+    expect(message).not.toContain('Resolution note');
+    expect(view.notices.join('\n')).not.toContain('Resolution note');
+  });
 });

@@ -31,10 +31,14 @@ export function statusName(code: number): string {
  */
 export function fromServiceError(err: ServiceError, address: string, neverConnected = false): CliError {
   if (err.code === status.UNAVAILABLE || (err.code === status.DEADLINE_EXCEEDED && neverConnected)) {
-    // grpc-js appends an empty "Resolution note:" to connection errors.
-    const text = (err.details ?? '').replace(/\s*Resolution note:\s*$/, '').trim();
+    const text = withoutResolutionNote(err.details ?? '');
     const details = text ? `: ${text}` : '';
     return new CliError(`cannot reach coordinator at ${address}${details}`, ExitCode.Unreachable);
   }
   return new CliError(`${statusName(err.code)}: ${err.details || err.message}`, ExitCode.Failure);
+}
+
+/** `details` without the empty "Resolution note:" grpc-js appends to connection errors. */
+export function withoutResolutionNote(details: string): string {
+  return details.replace(/\s*Resolution note:\s*$/, '').trim();
 }

@@ -5,12 +5,15 @@ import { DEMO_DATA_DIR } from '../demo/data';
 import {
   JOB_KIND_NAMES,
   JOB_STATE_NAMES,
+  MAX_ATTEMPTS,
   checkAddress,
   intInRange,
   parseDelimiter,
   parseDuration,
   parseIfExists,
+  parseJobName,
   parseJobState,
+  parseRequestId,
   parseSize,
 } from '../input/options';
 import type { DemoCommandOptions } from './demo';
@@ -57,9 +60,18 @@ async function load<K extends keyof CommandModules>(name: K): Promise<CommandMod
 /** Options shared by the commands that submit a job. */
 function addSubmitOptions(cmd: Command): Command {
   return cmd
-    .option('--name <label>', 'label shown in job listings')
-    .addOption(new Option('--attempts <n>', 'attempts per item, first one included').argParser(intInRange(1, 100)))
-    .option('--request-id <id>', 'idempotency key: re-running with the same id returns the first job (default: random)')
+    .addOption(new Option('--name <label>', 'label shown in job listings (at most 200 characters)').argParser(parseJobName))
+    .addOption(
+      new Option('--attempts <n>', `attempts per item, first one included (1-${MAX_ATTEMPTS})`).argParser(
+        intInRange(1, MAX_ATTEMPTS),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--request-id <id>',
+        'idempotency key, 1-128 printable ASCII characters: re-running with the same id returns the first job (default: random)',
+      ).argParser(parseRequestId),
+    )
     .option('--detach', 'print the job id and return without waiting', false);
 }
 
@@ -121,7 +133,10 @@ export function defineCommands(program: Command, ctx: CliContext, run: Runner): 
     .command('fetch')
     .description('download URLs on the fetch workers and wait for them')
     .argument('[urls...]', 'http or https URLs')
-    .option('-i, --input <file>', "URL list, one per line: URL [SHA256] [FILE_NAME] ('-' = stdin)")
+    .option(
+      '-i, --input <file>',
+      "UTF-8 URL list, one per line: URL [SHA256] [FILE_NAME]; '#' at line start or after a space starts a comment ('-' = stdin)",
+    )
     .option('-o, --output-dir <dir>', 'folder under the worker data root (default: jobs/<job id>)')
     .option('--sha256 <hex>', 'expected SHA-256 of the single URL given')
     .addOption(new Option('--size <size>', 'expected size of the single URL given, e.g. 1048576').argParser(parseSize))

@@ -7,7 +7,7 @@ import type { IfExistsName } from '../input/options';
 import { collectFetchItems, type FetchItemInput } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderStatsTable, summarizeFetchJob, summarizeJob } from '../output/summary';
-import { dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
+import { checkOutputFile, dialectOf, exportFinishedJob, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle fetch`. */
 export interface FetchCommandOptions {
@@ -136,6 +136,7 @@ export async function runFetch(
   const items = await collectFetchItems({ args: urls, inputFile: opts.input, sha256: opts.sha256 }, ctx);
   const spec = buildFetchJob(items, opts);
   const results = opts.results === undefined ? undefined : path.resolve(ctx.cwd, opts.results);
+  if (results !== undefined) await checkOutputFile(results, '--results');
   return withClient(globals.addr, async (client) => {
     const outcome = await submitAndFollow(ctx, client, spec, {
       ...submitOptions(globals, opts),
@@ -144,15 +145,16 @@ export async function runFetch(
       quiet: opts.quiet === true,
     });
     if (outcome.kind !== 'finished') return outcome.exitCode;
-    if (results !== undefined) {
-      await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, results, ctx.signal);
-    }
+    // The summary first: a failed export must not hide how the job went.
     if (!globals.json) {
       if (opts.stats) ctx.stdout.write('\n' + renderStatsTable(outcome.tasks) + '\n');
       const failures = describeFailures(outcome.tasks);
       if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
       ctx.stdout.write((opts.stats ? summarizeJob(outcome.job, outcome.tasks) : summarizeFetchJob(outcome.job)) + '\n');
-      if (results !== undefined) ctx.stdout.write(`results written to ${results}\n`);
+    }
+    if (results !== undefined) {
+      await exportFinishedJob(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, results, ctx.signal);
+      if (!globals.json) ctx.stdout.write(`results written to ${results}\n`);
     }
     return outcome.exitCode;
   });

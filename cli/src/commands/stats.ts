@@ -6,7 +6,7 @@ import { UsageError, errorMessage } from '../errors';
 import { checkUrl } from '../input/urls';
 import { submitAndFollow } from '../jobs/run';
 import { describeFailures, renderStatsTable, summarizeJob } from '../output/summary';
-import { dialectOf, exportResultsTo, retryPolicy, submitOptions } from './shared';
+import { checkOutputFile, dialectOf, exportFinishedJob, retryPolicy, submitOptions } from './shared';
 
 /** Options of `spindle stats`. */
 export interface StatsCommandOptions {
@@ -52,6 +52,8 @@ export async function runStats(
   const sources = toStatsSources(files, ctx.cwd);
   const output = opts.output === undefined ? undefined : path.resolve(ctx.cwd, opts.output);
   const columnsOutput = opts.columnsOutput === undefined ? undefined : path.resolve(ctx.cwd, opts.columnsOutput);
+  if (output !== undefined) await checkOutputFile(output, '--output');
+  if (columnsOutput !== undefined) await checkOutputFile(columnsOutput, '--columns-output');
   const spec: JobSpec = {
     kind: { $case: 'stats', value: { sources, dialect: dialectOf(opts) } },
     name: opts.name ?? `stats ${sources.length} file${sources.length === 1 ? '' : 's'}`,
@@ -60,26 +62,21 @@ export async function runStats(
   return withClient(globals.addr, async (client) => {
     const outcome = await submitAndFollow(ctx, client, spec, submitOptions(globals, opts));
     if (outcome.kind !== 'finished') return outcome.exitCode;
-    if (output !== undefined) {
-      await exportResultsTo(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
-    }
-    if (columnsOutput !== undefined) {
-      await exportResultsTo(
-        client,
-        outcome.job.id,
-        ExportFormat.EXPORT_FORMAT_CSV,
-        columnsOutput,
-        ctx.signal,
-        ResultsTable.RESULTS_TABLE_COLUMNS,
-      );
-    }
+    // The summary first: a failed export must not hide how the job went.
     if (!globals.json) {
       ctx.stdout.write('\n' + renderStatsTable(outcome.tasks, { cwd: ctx.cwd }) + '\n');
       const failures = describeFailures(outcome.tasks);
       if (failures.length > 0) ctx.stderr.write(`failed:\n${failures.join('\n')}\n`);
       ctx.stdout.write(summarizeJob(outcome.job, outcome.tasks) + '\n');
-      if (output !== undefined) ctx.stdout.write(`results written to ${output}\n`);
-      if (columnsOutput !== undefined) ctx.stdout.write(`per-column statistics written to ${columnsOutput}\n`);
+    }
+    if (output !== undefined) {
+      await exportFinishedJob(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, output, ctx.signal);
+      if (!globals.json) ctx.stdout.write(`results written to ${output}\n`);
+    }
+    if (columnsOutput !== undefined) {
+      const columns = ResultsTable.RESULTS_TABLE_COLUMNS;
+      await exportFinishedJob(client, outcome.job.id, ExportFormat.EXPORT_FORMAT_CSV, columnsOutput, ctx.signal, columns);
+      if (!globals.json) ctx.stdout.write(`per-column statistics written to ${columnsOutput}\n`);
     }
     return outcome.exitCode;
   });

@@ -17,6 +17,26 @@ export function intInRange(min: number, max: number): (value: string) => number 
   };
 }
 
+/** The coordinator's limits on what a submit names (job-spec.ts, job-manager.ts). */
+export const MAX_ATTEMPTS = 20;
+const MAX_NAME_LENGTH = 200;
+
+/** `--name`: at most 200 characters, as the coordinator allows. */
+export function parseJobName(value: string): string {
+  if (value.length > MAX_NAME_LENGTH) {
+    throw new InvalidArgumentError(`at most ${MAX_NAME_LENGTH} characters (got ${value.length}).`);
+  }
+  return value;
+}
+
+/** `--request-id`: 1-128 printable ASCII characters without spaces, as the coordinator allows. */
+export function parseRequestId(value: string): string {
+  if (!/^[\x21-\x7e]{1,128}$/.test(value)) {
+    throw new InvalidArgumentError('expected 1-128 printable ASCII characters, no spaces.');
+  }
+  return value;
+}
+
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
   b: 1,

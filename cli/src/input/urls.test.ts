@@ -25,11 +25,39 @@ describe('checkUrl', () => {
     expect(() => checkUrl(url)).toThrow(message);
   });
 
+  it.each([
+    ['http://user:s3cret@a.test/f', 'http://user:***@a.test/f'],
+    ['https://user@a.test/f', 'https://user@a.test/f'],
+    ['http://:s3cret@a.test/', 'http://:***@a.test/'],
+    ['http://u:s3cret@1.2.3.4:8080/f', 'http://u:***@1.2.3.4:8080/f'],
+    ['HTTP://U:s3cret@A.test/a b', 'HTTP://U:***@A.test/a b'],
+    ['http://u:p@ss:s3cret@a.test/', 'http://u:***@a.test/'],
+  ])('rejects credentials in %j without echoing the password', (raw, shown) => {
+    expect(() => checkUrl(raw)).toThrow(`credentials in URLs are not supported: ${shown}`);
+  });
+
+  it('never echoes a password in other errors either', () => {
+    expect(() => checkUrl('ftp://u:s3cret@a.test/')).toThrow('not an http or https URL: ftp://u:***@a.test/');
+    expect(() => checkUrl('http://u:s3cret@[bad/')).toThrow('not a valid URL: http://u:***@[bad/');
+  });
+
+  it.each([
+    ['http://a.test/a\tb', 'U+0009'],
+    ['http://a.test/a\nb', 'U+000A'],
+    ['\x01http://a.test/x', 'U+0001'],
+    ['http://a.test/x\x7f', 'U+007F'],
+    ['http://a.test/x\x00', 'U+0000'],
+  ])('rejects control characters the URL parser would drop: %j', (raw, code) => {
+    expect(() => checkUrl(raw)).toThrow(`URL contains a control character (${code})`);
+  });
+
   /** What checkUrl must return: the URL parser's normal form, or an error. */
   function parsed(raw: string): string | undefined {
     try {
       const url = new URL(raw);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' ? url.href : undefined;
+      if (/[\x00-\x1f\x7f]/.test(raw)) return undefined;
+      const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+      return ok && url.username === '' && url.password === '' ? url.href : undefined;
     } catch {
       return undefined;
     }
@@ -141,6 +169,35 @@ describe('parseUrlList', () => {
     );
   });
 
+  it('rejects credentials with the line, without the password', () => {
+    expect(() => parseUrlList('http://ok.test/\nhttp://me:s3cret@a.test/f x.csv', 'urls.txt')).toThrow(
+      /^urls\.txt:2: credentials in URLs are not supported: http:\/\/me:\*\*\*@a\.test\/f$/,
+    );
+  });
+
+  it('ends lines at LF, CRLF and a lone CR', () => {
+    const items = parseUrlList('http://a.test/1\rhttp://b.test/2\r\nhttp://c.test/3\nhttp://d.test/4\r', 'l');
+    expect(items.map((i) => i.url)).toEqual(['http://a.test/1', 'http://b.test/2', 'http://c.test/3', 'http://d.test/4']);
+    expect(() => parseUrlList('http://a.test/\rftp://b.test/', 'l')).toThrow(/^l:2: /);
+  });
+
+  it('treats # after a space or tab as a comment, and # inside a URL as its fragment', () => {
+    const items = parseUrlList(
+      `http://a.test/x #mirror 2\nhttp://b.test/y\t# old\nhttp://c.test/z#part c.csv # note\n  # indented\nhttp://d.test/w ${SHA} #x`,
+      'l',
+    );
+    expect(items).toEqual([
+      { url: 'http://a.test/x', fileName: '', sha256: '' },
+      { url: 'http://b.test/y', fileName: '', sha256: '' },
+      { url: 'http://c.test/z#part', fileName: 'c.csv', sha256: '' },
+      { url: 'http://d.test/w', fileName: '', sha256: SHA },
+    ]);
+  });
+
+  it('rejects a control character inside a URL with its line', () => {
+    expect(() => parseUrlList('http://ok.test/\nhttp://a.test/x\x0by', 'l')).toThrow(/^l:2: URL contains a control character \(U\+000B\)/);
+  });
+
   it('rejects file names with directories and extra columns', () => {
     expect(() => parseUrlList('http://a.test/ ../x', 'l')).toThrow(/l:1: not a bare file name/);
     expect(() => parseUrlList('http://a.test/ x y', 'l')).toThrow(/unexpected column "y"/);
@@ -165,6 +222,25 @@ describe('collectFetchItems', () => {
     await expect(collectFetchItems({ args: [], inputFile: 'empty.txt' }, { ...noStdin, cwd: dir })).rejects.toThrow(
       /no URLs in empty\.txt/,
     );
+  });
+
+  it('rejects invalid UTF-8 naming the line, and UTF-16 naming the encoding', async () => {
+    const dir = makeTempDir('spindle-cli-test-');
+    const bad = Buffer.concat([Buffer.from('http://a.test/1\r\nhttp://a.test/2\rhttp://a.test/'), Buffer.from([0xe9]), Buffer.from('.csv\n')]);
+    writeFileSync(path.join(dir, 'latin1.txt'), bad);
+    await expect(collectFetchItems({ args: [], inputFile: 'latin1.txt' }, { ...noStdin, cwd: dir })).rejects.toThrow(
+      /^latin1\.txt:3: not valid UTF-8$/,
+    );
+    const stdin = Readable.from([Buffer.from('http://a.test/ok\nhttp://a.test/\xff\n', 'latin1')]);
+    await expect(collectFetchItems({ args: [], inputFile: '-' }, { cwd: '/', stdin })).rejects.toThrow(/^stdin:2: not valid UTF-8$/);
+    writeFileSync(path.join(dir, 'utf16.txt'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('http://a.test/\n', 'utf16le')]));
+    await expect(collectFetchItems({ args: [], inputFile: 'utf16.txt' }, { ...noStdin, cwd: dir })).rejects.toThrow(
+      'utf16.txt: UTF-16 is not supported, save the list as UTF-8',
+    );
+    // A UTF-8 BOM is not part of the first URL; valid UTF-8 is kept as written.
+    writeFileSync(path.join(dir, 'bom.txt'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('http://a.test/é\n')]));
+    const items = await collectFetchItems({ args: [], inputFile: 'bom.txt' }, { ...noStdin, cwd: dir });
+    expect(items.map((i) => i.url)).toEqual(['http://a.test/%C3%A9']);
   });
 
   it("reads '-' from stdin and merges with arguments", async () => {

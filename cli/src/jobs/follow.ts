@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobState, TaskState, type Job } from '@spindle/sdk';
 import { StreamBroken, type SpindleClient } from '../api/client';
+import { withoutResolutionNote } from '../api/errors';
 import { CliError, ExitCode } from '../errors';
 import { isTerminal } from '../output/format';
 import type { JobView } from '../output/progress';
@@ -66,10 +67,9 @@ export async function followJob(client: SpindleClient, job: Job, opts: FollowOpt
         if (!(err instanceof StreamBroken)) throw err;
         brokenSince ??= Date.now();
         const left = reattachTimeoutMs - (Date.now() - brokenSince);
-        if (left <= 0) {
-          throw new CliError(`cannot reach coordinator at ${client.address}: ${err.message}`, ExitCode.Unreachable);
-        }
-        view.notice(`lost the coordinator (${err.cause.details || err.cause.message}); re-attaching after event ${lastSeq}…`);
+        const reason = withoutResolutionNote(err.cause.details || err.cause.message);
+        if (left <= 0) throw new CliError(`cannot reach coordinator at ${client.address}: ${reason}`, ExitCode.Unreachable);
+        view.notice(`lost the coordinator (${reason}); re-attaching after event ${lastSeq}…`);
         await sleep(Math.min(1000, left), undefined, { signal });
         await client.waitForReady(Math.max(1, left - 1000)).catch(() => undefined);
       }
@@ -77,6 +77,10 @@ export async function followJob(client: SpindleClient, job: Job, opts: FollowOpt
   } catch (err) {
     // Checked first: timers/promises and grpc-js reject with their own errors on abort.
     if (signal.aborted) throw new Detached(job.id, lastSeq, signal.reason);
+    // Giving up on an unreachable coordinator leaves the job running: say how to get back to it.
+    if (err instanceof CliError && err.exitCode === ExitCode.Unreachable) {
+      throw new CliError(`${err.message}\n${detachHint(job.id, lastSeq)}`, err.exitCode);
+    }
     throw err;
   } finally {
     pollStop.abort();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TaskState, type Job, type JobSpec, type Task } from '@spindle/sdk';
 import type { SpindleClient } from '../api/client';
 import type { CliContext } from '../context';
-import { ExitCode } from '../errors';
+import { ExitCode, errorMessage } from '../errors';
 import { writeJsonDocument, jobLine, writeJsonLine } from '../output/json';
 import { createJobView } from '../output/progress';
 import { Detached, detachHint, exitCodeForJob, followJob } from './follow';
@@ -48,8 +48,9 @@ export async function submitAndFollow(
   // Only JSON output shows the job's spec: the others skip decoding it, twice (here and
   // when the job ends), 4-10 ms each for 5,000 URLs.
   const withSpec = opts.json;
-  const { job, created } = await client.submitJob(requestId, spec, { signal: ctx.signal, withSpec });
-  if (!job) throw new Error('SubmitJob answered without a job');
+  const answer = await submitOnce(ctx, client, requestId, spec, withSpec, opts.detachHint !== false);
+  if (answer.kind === 'interrupted') return { kind: 'interrupted', job: answer.job, exitCode: ExitCode.Interrupted };
+  const { job, created } = answer;
   if (!created) ctx.stderr.write(`request id ${requestId} was used before: this is job ${job.id}\n`);
 
   if (opts.detach) {
@@ -80,4 +81,59 @@ export async function submitAndFollow(
     tasks = await client.listAllResults(finalJob.id, wanted, { signal: ctx.signal });
   }
   return { kind: 'finished', job: finalJob, tasks, exitCode: exitCodeForJob(finalJob) };
+}
+
+type SubmitAnswer = { kind: 'submitted'; job: Job; created: boolean } | { kind: 'interrupted'; job: Job };
+
+/**
+ * SubmitJob, which a first Ctrl-C does not abandon once it is sent: the coordinator may
+ * already have created the job, and cancelling the call would leave it running with no
+ * id shown. The call is bounded by its own deadline; then the job id (or, without an
+ * answer, the request id) is printed with how to follow or cancel the job. A second
+ * Ctrl-C exits at once (main.ts); the exit hook still names the request id then.
+ */
+async function submitOnce(
+  ctx: CliContext,
+  client: SpindleClient,
+  requestId: string,
+  spec: JobSpec,
+  withSpec: boolean,
+  hints: boolean,
+): Promise<SubmitAnswer> {
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  const onAbort = (): void => {
+    if (hints) ctx.stderr.write('interrupted: waiting for the coordinator to confirm the job (Ctrl-C again to exit now)\n');
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const removeExitHook = ctx.onExit(() => {
+    if (!hints || !ctx.signal.aborted) return;
+    ctx.stderr.write(unconfirmedHint(requestId) + '\n');
+    ctx.stderr.flush?.();
+  });
+  let job: Job | undefined;
+  let created = false;
+  try {
+    ({ job, created } = await client.submitJob(requestId, spec, { withSpec }));
+  } catch (err) {
+    if (!ctx.signal.aborted) throw err;
+    if (hints) ctx.stderr.write(`SubmitJob failed: ${errorMessage(err)}\n${unconfirmedHint(requestId)}\n`);
+    throw ctx.signal.reason;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    removeExitHook();
+  }
+  if (!job) throw new Error('SubmitJob answered without a job');
+  if (!ctx.signal.aborted) return { kind: 'submitted', job, created };
+  if (hints) ctx.stderr.write(detachHint(job.id, 0) + '\n');
+  return { kind: 'interrupted', job };
+}
+
+/** What to do about a job whose submission was interrupted before the coordinator answered. */
+function unconfirmedHint(requestId: string): string {
+  return (
+    `the job may have been created with request id ${requestId}; it would keep running.\n` +
+    `  find it:    spindle jobs --json   (its "requestId" is ${requestId})\n` +
+    `  cancel it:  spindle cancel <job id>\n` +
+    `  re-running with --request-id ${requestId} returns that job instead of submitting another`
+  );
 }
