@@ -4,6 +4,8 @@ import {
   JobServiceService,
   JobState,
   JobView as ApiJobView,
+  type CancelJobRequest,
+  type CancelJobResponse,
   type GetJobRequest,
   type GetJobResponse,
   type JobServiceServer,
@@ -70,7 +72,7 @@ describe('SpindleClient against a fake coordinator', () => {
     expect(seen).toEqual(['req-42', 'req-42']);
   });
 
-  it('asks for JobView BASIC (no spec) in SubmitJob and GetJob when the spec is not wanted', async () => {
+  it('asks for JobView BASIC (no spec) in SubmitJob, GetJob and CancelJob when the spec is not wanted', async () => {
     const job = Job.fromPartial({
       id: 'job-1',
       name: 'fetch 2 URLs',
@@ -91,6 +93,8 @@ describe('SpindleClient against a fake coordinator', () => {
         callback(null, { job: answer(call.request.view), created: true }),
       getJob: (call: ServerUnaryCall<GetJobRequest, GetJobResponse>, callback: sendUnaryData<GetJobResponse>) =>
         callback(null, { job: answer(call.request.view) }),
+      cancelJob: (call: ServerUnaryCall<CancelJobRequest, CancelJobResponse>, callback: sendUnaryData<CancelJobResponse>) =>
+        callback(null, { job: answer(call.request.view) }),
     });
     cleanup.push(fake.stop);
     const client = new SpindleClient(fake.address);
@@ -100,7 +104,16 @@ describe('SpindleClient against a fake coordinator', () => {
     expect(await client.getJob('job-1', { withSpec: false })).toEqual({ job: withoutSpec });
     expect(await client.submitJob('r', job.spec!)).toEqual({ job, created: true });
     expect(await client.getJob('job-1')).toEqual({ job });
-    expect(views).toEqual([ApiJobView.JOB_VIEW_BASIC, ApiJobView.JOB_VIEW_BASIC, ApiJobView.JOB_VIEW_FULL, ApiJobView.JOB_VIEW_FULL]);
+    expect(await client.cancelJob('job-1', { withSpec: false })).toEqual({ job: withoutSpec });
+    expect(await client.cancelJob('job-1')).toEqual({ job });
+    expect(views).toEqual([
+      ApiJobView.JOB_VIEW_BASIC,
+      ApiJobView.JOB_VIEW_BASIC,
+      ApiJobView.JOB_VIEW_FULL,
+      ApiJobView.JOB_VIEW_FULL,
+      ApiJobView.JOB_VIEW_BASIC,
+      ApiJobView.JOB_VIEW_FULL,
+    ]);
   });
 
   it('maps errors: NOT_FOUND exits 1 with the status name', async () => {

@@ -180,8 +180,8 @@ export class SpindleClient {
     return this.unary(this.raw.listJobs, request, opts);
   }
 
-  cancelJob(jobId: string, opts?: CallOpts): Promise<CancelJobResponse> {
-    return this.unary(this.raw.cancelJob, { jobId }, opts);
+  cancelJob(jobId: string, opts: JobCallOpts = {}): Promise<CancelJobResponse> {
+    return this.unary(this.raw.cancelJob, { jobId, view: viewOf(opts) }, opts);
   }
 
   listWorkers(kind: WorkerKind, opts?: CallOpts): Promise<ListWorkersResponse> {
