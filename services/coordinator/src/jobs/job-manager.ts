@@ -116,6 +116,8 @@ export class JobManager {
   private readonly sessions = new Map<string, WorkerSession>();
   private readonly events = new EventEmitter();
   private dispatchScheduled = false;
+  /** create_ms of the newest job (see submit). */
+  private lastCreateMs = 0;
   private leaseTimer: NodeJS.Timeout | undefined;
   private accepting = true;
   /** Set by stop(): the store may be closed, so nothing touches it any more. */
@@ -137,6 +139,7 @@ export class JobManager {
 
   /** Loads unfinished jobs (after a restart every running task is pending again) and starts lease checks. */
   start(): void {
+    this.lastCreateMs = this.store.newestCreateMs();
     const reset = this.store.resetRunningTasks();
     const now = Date.now();
     for (const row of this.store.activeJobs()) {
@@ -219,7 +222,10 @@ export class JobManager {
     const id = randomUUID();
     const planned = planJob(spec, id, this.opts.limits);
     const s = spec!;
-    const now = Date.now();
+    // Strictly increasing, so that ListJobs' newest-first order (create time, then id)
+    // is the order of submission even for jobs accepted within one millisecond.
+    const now = Math.max(Date.now(), this.lastCreateMs + 1);
+    this.lastCreateMs = now;
     const row: JobRow = {
       id,
       request_id: requestId || null,

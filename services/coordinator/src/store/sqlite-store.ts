@@ -271,6 +271,12 @@ export class SqliteStore {
     this.stmts.setJobState.run({ id, state, start_ms: nowMs, end_ms: terminal ? nowMs : null, last_seq: lastSeq });
   }
 
+  /** create_ms of the newest job; 0 when there is none. */
+  newestCreateMs(): number {
+    const row = this.db.prepare(`SELECT max(create_ms) AS ms FROM jobs`).get() as { ms: number | null };
+    return row.ms ?? 0;
+  }
+
   listJobs(filter: {
     pageSize: number;
     after?: { createMs: number; id: string };
