@@ -260,6 +260,17 @@ describe('collectFetchItems', () => {
     );
   });
 
+  it('refuses a --sha256 that contradicts the checksum in a one-line list, and takes one that agrees', async () => {
+    const dir = makeTempDir('spindle-cli-test-');
+    writeFileSync(path.join(dir, 'one.txt'), `http://a.test/x ${SHA}\n`);
+    const other = 'f'.repeat(64);
+    await expect(collectFetchItems({ args: [], inputFile: 'one.txt', sha256: other }, { ...noStdin, cwd: dir })).rejects.toThrow(
+      `--sha256 ${other} differs from the checksum in the URL list (${SHA})`,
+    );
+    const [item] = await collectFetchItems({ args: [], inputFile: 'one.txt', sha256: SHA.toUpperCase() }, { ...noStdin, cwd: dir });
+    expect(item?.sha256).toBe(SHA);
+  });
+
   it('rejects a non-http argument before anything else', async () => {
     await expect(collectFetchItems({ args: ['http://a.test/', 'ftp://x'] }, noStdin)).rejects.toThrow(
       'not an http or https URL: ftp://x',

@@ -238,11 +238,17 @@ export async function collectFetchItems(
     if (items.length !== 1 || items[0] === undefined) {
       throw new UsageError('--sha256 needs exactly one URL; give per-URL checksums in the -i list instead');
     }
+    let sha256: string;
     try {
-      items[0].sha256 = checkSha256(sources.sha256);
+      sha256 = checkSha256(sources.sha256);
     } catch (err) {
       throw new UsageError(`--sha256: ${errorMessage(err)}`);
     }
+    // One of the two is wrong: downloading against either would hide which.
+    if (items[0].sha256 !== '' && items[0].sha256 !== sha256) {
+      throw new UsageError(`--sha256 ${sha256} differs from the checksum in the URL list (${items[0].sha256})`);
+    }
+    items[0].sha256 = sha256;
   }
   return items;
 }
