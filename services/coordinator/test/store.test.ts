@@ -98,21 +98,33 @@ describe('SqliteStore WAL checkpoints', () => {
 describe('SqliteStore migrations', () => {
   const tmp = () => makeTempDir('spindle-store-');
 
-  it('upgrades a database of the first schema: existing tasks start with no retry state', () => {
+  /**
+   * A store holding job `j` with fetch task `j/f/0` (`more` may change it), taken back to
+   * an older schema by `downgrade` (SQL) and `version`, then opened again: the upgrade runs.
+   */
+  function storeFromOlderSchema(downgrade: string, version: number, more: (store: SqliteStore) => void = () => {}): SqliteStore {
     const file = path.join(tmp(), 'c.db');
     const job = { id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_RUNNING, name: 'n', spec: Buffer.alloc(1), create_ms: 1 };
-    let store = new SqliteStore(file);
+    const store = new SqliteStore(file);
     store.transaction(() => {
       store.insertJob(job);
       store.insertTask({ id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, target: 'http://x/0', spec: Buffer.alloc(1) });
+      more(store);
     });
     store.close();
-    // Back to the first schema, as a coordinator before the retry-state columns left it.
     const old = new Database(file);
-    old.exec('ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms; ALTER TABLE tasks DROP COLUMN free_attempts');
-    old.pragma('user_version = 1');
+    old.exec(downgrade);
+    old.pragma(`user_version = ${version}`);
     old.close();
-    store = new SqliteStore(file);
+    return new SqliteStore(file);
+  }
+
+  it('upgrades a database of the first schema: existing tasks start with no retry state', () => {
+    // Back to the first schema, as a coordinator before the retry-state columns left it.
+    const store = storeFromOlderSchema(
+      'ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms; ALTER TABLE tasks DROP COLUMN free_attempts',
+      1,
+    );
     try {
       expect(store.unfinishedTasks('j')).toEqual([
         { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0, free_attempts: 0 },
@@ -125,22 +137,11 @@ describe('SqliteStore migrations', () => {
   });
 
   it('upgrades a database of the second schema: tasks keep their retry state and start with no free attempts', () => {
-    const file = path.join(tmp(), 'c.db');
-    const job = { id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_RUNNING, name: 'n', spec: Buffer.alloc(1), create_ms: 1 };
-    let store = new SqliteStore(file);
-    store.transaction(() => {
-      store.insertJob(job);
-      store.insertTask({ id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, target: 'http://x/0', spec: Buffer.alloc(1) });
-      store.markAssigned('j/f/0', 2, 'w');
-      store.markRetrying('j/f/0', 503, 1234, 0);
-    });
-    store.close();
     // Back to the second schema, as a coordinator before free_attempts left it.
-    const old = new Database(file);
-    old.exec('ALTER TABLE tasks DROP COLUMN free_attempts');
-    old.pragma('user_version = 2');
-    old.close();
-    store = new SqliteStore(file);
+    const store = storeFromOlderSchema('ALTER TABLE tasks DROP COLUMN free_attempts', 2, (s) => {
+      s.markAssigned('j/f/0', 2, 'w');
+      s.markRetrying('j/f/0', 503, 1234, 0);
+    });
     try {
       expect(store.unfinishedTasks('j')).toEqual([
         { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 2, state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234, free_attempts: 0 },
