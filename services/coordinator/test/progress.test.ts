@@ -7,7 +7,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { runWorker, silentLogger, type RunningWorker } from '@spindle/runtime';
+import type { RunningWorker } from '@spindle/runtime';
 import {
   createJobServiceClient,
   JobState,
@@ -18,9 +18,9 @@ import {
   type RunJobResponse,
   type TaskAssignment,
 } from '@spindle/sdk';
-import { createFetchExecutor, executorOptionsOf, loadConfig } from '@spindle/fetch-worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCoordinator } from '../../../test/helpers/coordinator';
+import { startFetchWorker } from '../../../test/helpers/fetch-worker';
 import { unary, waitFor } from '../../../test/helpers/grpc';
 import { makeTempDir } from '../../../test/helpers/temp-dir';
 import { TestWorker } from '../../../test/helpers/test-worker';
@@ -45,26 +45,8 @@ describe('job ETA with a real fetch worker', () => {
 
   beforeAll(async () => {
     coord = await startTestCoordinator({ SPINDLE_PROGRESS_INTERVAL_MS: '50' });
-    const config = loadConfig({
-      SPINDLE_COORDINATOR_ADDR: coord.address,
-      SPINDLE_DATA_ROOT: path.join(makeTempDir('spindle-eta-'), 'data'),
-      SPINDLE_HEALTH_ADDR: 'off',
-      SPINDLE_METRICS_ADDR: 'off',
-      SPINDLE_FETCH_ALLOW_LOOPBACK: 'true',
-      SPINDLE_WORKER_SLOTS: '2',
-      SPINDLE_DRAIN_GRACE_MS: '1000',
-      SPINDLE_SHUTDOWN_DEADLINE_MS: '5000',
-    });
-    worker = await runWorker({
-      kind: WorkerKind.WORKER_KIND_FETCH,
-      kindName: 'fetch',
-      version: 'test',
-      config,
-      executor: createFetchExecutor(executorOptionsOf(config)),
-      logger: silentLogger(),
-    });
+    worker = await startFetchWorker(coord.address, path.join(makeTempDir('spindle-eta-'), 'data'), { SPINDLE_WORKER_SLOTS: '2' });
     client = createJobServiceClient(coord.address);
-    await waitFor(() => worker.connection.isReady, 10_000, 'worker ready');
   });
   afterAll(async () => {
     client?.close();

@@ -9,12 +9,11 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runWorker, silentLogger, type RunningWorker } from '@spindle/runtime';
+import { silentLogger, type RunningWorker } from '@spindle/runtime';
 import {
   createJobServiceClient,
   JobState,
   TaskState,
-  WorkerKind,
   type JobEvent,
   type JobServiceClient,
   type JobSpec,
@@ -22,7 +21,7 @@ import {
   type Task,
 } from '@spindle/sdk';
 import { loadConfig as loadCoordinatorConfig, startCoordinator, type Coordinator } from '@spindle/coordinator';
-import { createFetchExecutor, executorOptionsOf, loadConfig } from '@spindle/fetch-worker';
+import { startFetchWorker } from '../../../test/helpers/fetch-worker';
 import { largestFile, listDir, rangeHandler, startServer, type TestServer } from './helpers';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -48,26 +47,8 @@ describe('fetch jobs through the coordinator', () => {
       }),
       silentLogger(),
     );
-    const config = loadConfig({
-      SPINDLE_COORDINATOR_ADDR: coordinator.address,
-      SPINDLE_DATA_ROOT: dataRoot,
-      SPINDLE_HEALTH_ADDR: 'off',
-      SPINDLE_METRICS_ADDR: 'off',
-      SPINDLE_FETCH_ALLOW_LOOPBACK: 'true',
-      SPINDLE_WORKER_SLOTS: '8',
-      SPINDLE_DRAIN_GRACE_MS: '1000',
-      SPINDLE_SHUTDOWN_DEADLINE_MS: '5000',
-    });
-    worker = await runWorker({
-      kind: WorkerKind.WORKER_KIND_FETCH,
-      kindName: 'fetch',
-      version: 'test',
-      config,
-      executor: createFetchExecutor(executorOptionsOf(config)),
-      logger: silentLogger(),
-    });
+    worker = await startFetchWorker(coordinator.address, dataRoot, { SPINDLE_WORKER_SLOTS: '8' });
     client = createJobServiceClient(coordinator.address);
-    await vi.waitFor(() => expect(worker.connection.isReady).toBe(true), { timeout: 10_000, interval: 20 });
   });
 
   afterAll(async () => {
