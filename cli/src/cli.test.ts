@@ -55,6 +55,16 @@ describe('runCli', () => {
     expect(await runCli(argv, c.ctx)).toBe(3);
   });
 
+  it('fetch notes URLs given more than once (each is still downloaded)', async () => {
+    // Nothing listens on port 1: the note comes before connecting (exit 3).
+    const c = context({ SPINDLE_ADDR: '127.0.0.1:1' });
+    expect(await runCli(['fetch', 'http://ok.test/a', 'http://ok.test/b', 'http://ok.test/a', 'http://ok.test/a'], c.ctx)).toBe(3);
+    expect(c.stderr()).toContain('note: 2 URLs are given more than once; each copy is downloaded, under its own name');
+    const once = context({ SPINDLE_ADDR: '127.0.0.1:1' });
+    expect(await runCli(['fetch', 'http://ok.test/a', 'http://ok.test/b'], once.ctx)).toBe(3);
+    expect(once.stderr()).not.toContain('note:');
+  });
+
   it('fetch without URLs exits 2 naming the problem, without connecting', async () => {
     const c = context({ SPINDLE_ADDR: '127.0.0.1:1' });
     expect(await runCli(['fetch'], c.ctx)).toBe(2);

@@ -134,6 +134,13 @@ export async function runFetch(
 ): Promise<number> {
   // Everything is checked before connecting: bad input submits nothing.
   const items = await collectFetchItems({ args: urls, inputFile: opts.input, sha256: opts.sha256 }, ctx);
+  const repeated = items.length - new Set(items.map((i) => i.url)).size;
+  if (repeated > 0) {
+    // Allowed (each copy gets its own name), but usually a mistake in the list.
+    ctx.stderr.write(
+      `note: ${repeated} URL${repeated === 1 ? ' is' : 's are'} given more than once; each copy is downloaded, under its own name ("name (1).ext")\n`,
+    );
+  }
   const spec = buildFetchJob(items, opts);
   const results = opts.results === undefined ? undefined : path.resolve(ctx.cwd, opts.results);
   if (results !== undefined) await checkOutputFile(results, '--results');
