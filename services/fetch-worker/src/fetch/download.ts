@@ -703,11 +703,7 @@ async function placeRenamed(job: DownloadJob, partPath: string, outcome: FileOut
     for (let k = 0; k < MAX_RENAME_TRIES; k++) {
       const name = k === 0 ? job.fileName : numberedFileName(job.fileName, k);
       if (claimName(job, partPath, name)) return name;
-      if (await holdsBody(inDir(job, name), outcome)) {
-        removeQuietly(partPath);
-        outcome.skipped = true;
-        return name;
-      }
+      if (await reuseIfSameBody(job, partPath, outcome, name)) return name;
     }
   } catch (err) {
     removeQuietly(partPath);
@@ -723,25 +719,26 @@ async function placeRenamed(job: DownloadJob, partPath: string, outcome: FileOut
  * copy under the placeholder; by anything else, the placeholder rules apply.
  */
 async function placeUnlessSuggestedHoldsBody(job: DownloadJob, partPath: string, outcome: FileOutcome, name: string): Promise<string> {
-  if (await holdsBody(inDir(job, name), outcome)) {
-    removeQuietly(partPath);
-    outcome.skipped = true;
-    return name;
-  }
+  if (await reuseIfSameBody(job, partPath, outcome, name)) return name;
   return placeFile(job, partPath, outcome, false);
 }
 
 /**
- * Whether `file` is a regular file with exactly the downloaded body (size, then
- * SHA-256). A file that cannot be read is not proven the same: false.
+ * When `name` is a regular file with exactly the downloaded body (size, then SHA-256),
+ * makes it the result: the temporary file goes and the outcome says skipped. A file
+ * that cannot be read is not proven the same: false, nothing changed.
  */
-async function holdsBody(file: string, outcome: FileOutcome): Promise<boolean> {
+async function reuseIfSameBody(job: DownloadJob, partPath: string, outcome: FileOutcome, name: string): Promise<boolean> {
+  const file = inDir(job, name);
   try {
     const st = fs.lstatSync(file);
-    return st.isFile() && st.size === outcome.bytes && (await hashFile(file, st.size)) === outcome.sha256;
+    if (!st.isFile() || st.size !== outcome.bytes || (await hashFile(file, st.size)) !== outcome.sha256) return false;
   } catch {
     return false;
   }
+  removeQuietly(partPath);
+  outcome.skipped = true;
+  return true;
 }
 
 /** SKIP_IDENTICAL when no size was known before the body: compare now, and keep an identical file untouched. */
