@@ -7,7 +7,7 @@ export interface HeapGovernorOptions {
    * Heap in use (live objects plus garbage not yet collected) above which a
    * full collection is started, in bytes. Raised to 1.5 × what survives a
    * collection when the live heap itself is that large.
-   * @default 48 MiB
+   * @default 80 MiB
    */
   softLimitBytes?: number;
   /** How often the heap is looked at, in ms. @default 100 */
@@ -15,21 +15,32 @@ export interface HeapGovernorOptions {
 }
 
 /**
- * Keeps the main thread's V8 heap near its live size. The fetch worker's main
- * thread turns thousands of gRPC messages per second into short-lived objects;
- * enough of them survive two scavenges (tasks wait a few ms in the prefetch
- * queue) that the old generation fills with garbage, and on a machine with
- * plenty of memory V8 lets it grow to ~100 MiB before a full collection
- * (measured: 99 MiB heap, 69 MiB "used", after a few 5,000-file jobs, with
- * 16 MiB of it live). An asynchronous (concurrent) full collection whenever
- * the heap passes a soft limit costs a few ms each time and keeps the worker's
- * RSS within budget. Returns a function that stops it; does nothing when V8's
- * `gc` cannot be obtained.
+ * A backstop on the main thread's V8 heap. The fetch worker's main thread
+ * turns thousands of gRPC messages per second into short-lived objects; with
+ * its young generation held small (see {@link pinYoungGeneration}) many of them
+ * are promoted, and V8 lets the old generation grow to ~4× what survives a
+ * full collection before it collects again: ~60 MiB around a live heap of
+ * ~15 MiB. That is within the worker's memory budget, so in normal operation
+ * V8 decides and this does nothing; it only starts a full collection when the
+ * heap passes a limit V8's own schedule stays below.
+ *
+ * It must stay out of V8's way: a collection forced through `gc()` throws away
+ * the optimized code of every function whose code refers to objects that died
+ * (`--trace-deopt`: "weak objects"), and V8's own collections do not (they keep
+ * such objects for a few collections). With this at 48 MiB, below V8's own
+ * point, it fired once or twice per 5,000-file job and each time ~10 hot
+ * functions (protobuf decoders, stream and timer internals) were deoptimized
+ * and compiled again: helper-thread CPU ~75 % TurboFan, the main thread slower
+ * until re-optimized. At 80 MiB: no such deoptimizations over 3 × W3, worker
+ * CPU per W3 run −5 to −20 % (noisy), and the high-water mark over 36
+ * consecutive jobs (bench/downloads/memory.sh 6) 178 MiB instead of ~171.
+ * Returns a function that stops it; does nothing when V8's `gc` cannot be
+ * obtained.
  */
 export function startHeapGovernor(options: HeapGovernorOptions = {}): () => void {
   const gc = exposeGc();
   if (gc === null) return () => {};
-  const base = options.softLimitBytes ?? 48 * 1024 * 1024;
+  const base = options.softLimitBytes ?? 80 * 1024 * 1024;
   let limit = base;
   let collecting = false;
   const timer = setInterval(() => {
