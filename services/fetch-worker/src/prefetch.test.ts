@@ -11,9 +11,9 @@ describe('adaptivePrefetch', () => {
 
   it('covers PREFETCH_COVER_MS of completions: deep for tiny files, shallow for long downloads', () => {
     const fast = every(0.2); // 5,000 completions/s
-    expect(adaptivePrefetch(fast, fast.at(-1)!, 64)).toBe(Math.ceil(PREFETCH_COVER_MS / 0.2));
+    expect(adaptivePrefetch(fast, fast.at(-1)!, 512)).toBe(Math.ceil(PREFETCH_COVER_MS / 0.2));
     const slow = every(500); // two a second
-    expect(adaptivePrefetch(slow, slow.at(-1)!, 64)).toBe(1);
+    expect(adaptivePrefetch(slow, slow.at(-1)!, 512)).toBe(1);
   });
 
   it('is capped by the configured prefetch and off when it is 0', () => {

@@ -21,6 +21,7 @@ import {
   type Task,
 } from '@spindle/sdk';
 import { loadConfig as loadCoordinatorConfig, startCoordinator, type Coordinator } from '@spindle/coordinator';
+import { FETCH_EXECUTOR_DEFAULTS } from '@spindle/fetch-worker';
 import { startFetchWorker } from '../../../test/helpers/fetch-worker';
 import { largestFile, listDir, rangeHandler, startServer, type TestServer } from './helpers';
 
@@ -275,7 +276,7 @@ describe('fetch jobs through the coordinator', () => {
     expect(names).toHaveLength(10_000);
     expect(names).toContain('index (9999).html');
     expect(maxHeld).toBeGreaterThan(0);
-    expect(maxHeld).toBeLessThanOrEqual(8 + 64); // SPINDLE_WORKER_SLOTS + the largest prefetch
+    expect(maxHeld).toBeLessThanOrEqual(8 + FETCH_EXECUTOR_DEFAULTS.prefetch); // SPINDLE_WORKER_SLOTS + the largest prefetch
   }, 120_000);
 
   it('shows the bytes of a running download in ListResults, and the totals in the job progress', async () => {
