@@ -1,4 +1,5 @@
 export * from './task-executor';
+export * from './task-cancel';
 export * from './errors';
 export * from './config';
 export * from './logger';

@@ -1,4 +1,5 @@
 import { TaskError, type FetchTask, type StatsTask, type TaskResult } from '@spindle/sdk';
+import type { TaskCancel } from './task-cancel';
 
 /** The outcome of one task attempt, exactly as it goes into `TaskResult.outcome`. */
 export type TaskOutcome = NonNullable<TaskResult['outcome']>;
@@ -23,6 +24,13 @@ export interface TaskContext {
    * at a final name) and resolve with a CANCELLED error outcome.
    */
   signal: AbortSignal;
+  /**
+   * The same cancellation as {@link signal}, without an AbortSignal: cheaper
+   * for an executor that holds thousands of short tasks (see TaskCancellation).
+   * The worker connection always sets it, and makes {@link signal} only when
+   * it is read. Absent in contexts made elsewhere: use `cancelOf(signal)`.
+   */
+  cancel?: TaskCancel;
   /**
    * Reports progress. Cheap to call often: the connection rate-limits what it
    * sends to the coordinator.

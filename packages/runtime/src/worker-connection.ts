@@ -12,6 +12,7 @@ import {
 } from '@spindle/sdk';
 import type { Logger } from 'pino';
 import { errorOutcome, type TaskExecutor, type TaskOutcome, type TaskProgressUpdate } from './task-executor';
+import { TaskCancellation } from './task-cancel';
 import { getErrorMessage } from './errors';
 
 /** Options for {@link WorkerConnection}. */
@@ -49,7 +50,7 @@ type Call = ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
 interface RunningTask {
   assignment: TaskAssignment;
-  controller: AbortController;
+  cancel: TaskCancellation;
   done: Promise<void>;
   lastProgressSentMs: number;
   pendingProgress: TaskProgressUpdate | undefined;
@@ -194,7 +195,7 @@ export class WorkerConnection extends EventEmitter {
           // have left something here for that retry.
           this.executor.forget?.(taskId);
         } else if (t.assignment.attempt === attempt) {
-          t.controller.abort(new Error(`cancelled by coordinator: ${reason}`));
+          t.cancel.abort(new Error(`cancelled by coordinator: ${reason}`));
         }
         return;
       }
@@ -217,7 +218,7 @@ export class WorkerConnection extends EventEmitter {
       // the task RUNNING forever; it starts once the old attempt has settled, if its stream
       // is still the current one (else the coordinator re-queues it anyway).
       this.logger.info({ taskId: a.taskId, attempt: a.attempt, running: previous.assignment.attempt }, 'new attempt waits for the old one to stop');
-      previous.controller.abort(new Error(`superseded by attempt ${a.attempt}`));
+      previous.cancel.abort(new Error(`superseded by attempt ${a.attempt}`));
       this.waiting.set(a.taskId, a);
       void previous.done.then(() => {
         if (this.waiting.get(a.taskId) !== a) return; // cancelled meanwhile (answered then)
@@ -237,10 +238,10 @@ export class WorkerConnection extends EventEmitter {
       this.sendResult(call, a, errorOutcome('INVALID_SPEC', `task ${a.taskId} has no spec`));
       return;
     }
-    const controller = new AbortController();
+    const cancel = new TaskCancellation();
     const task: RunningTask = {
       assignment: a,
-      controller,
+      cancel,
       done: Promise.resolve(),
       lastProgressSentMs: 0,
       pendingProgress: undefined,
@@ -253,7 +254,10 @@ export class WorkerConnection extends EventEmitter {
         taskId: a.taskId,
         attempt: a.attempt,
         jobId: a.jobId,
-        signal: controller.signal,
+        cancel,
+        get signal() {
+          return cancel.signal;
+        },
         progress: (p) => this.progress(call, task, p),
       })
       .catch((err: unknown) => errorOutcome('INTERNAL', `executor failed: ${getErrorMessage(err)}`, true))
@@ -386,7 +390,7 @@ export class WorkerConnection extends EventEmitter {
     this.sessionProtocol = 1;
     clearInterval(this.heartbeatTimer);
     // The coordinator re-queues this session's tasks; stop them so no work is duplicated.
-    for (const t of this.running.values()) t.controller.abort(new Error('coordinator stream lost'));
+    for (const t of this.running.values()) t.cancel.abort(new Error('coordinator stream lost'));
     const wasReady = this.state === 'READY';
     this.logger.warn({ sessionId: this.sessionId, wasReady }, 'coordinator stream ended');
     this.emit('disconnected');
@@ -417,7 +421,7 @@ export class WorkerConnection extends EventEmitter {
     clearTimeout(timer);
     if (timedOut) {
       this.logger.warn({ running: this.running.size }, 'drain grace passed, cancelling running tasks');
-      for (const t of this.running.values()) t.controller.abort(new Error('worker shutting down'));
+      for (const t of this.running.values()) t.cancel.abort(new Error('worker shutting down'));
       await all();
     }
     this.close();
@@ -428,7 +432,7 @@ export class WorkerConnection extends EventEmitter {
     this.state = 'CLOSED';
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
-    for (const t of this.running.values()) t.controller.abort(new Error('worker closing'));
+    for (const t of this.running.values()) t.cancel.abort(new Error('worker closing'));
     const call = this.call;
     clearImmediate(this.flush);
     this.flush = undefined;

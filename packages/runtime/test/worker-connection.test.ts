@@ -169,6 +169,9 @@ describe('WorkerConnection against a real coordinator', () => {
     await waitFor(() => executor.started.length === 1, 5000, 'task');
     await conn.drain(100);
     expect(executor.started[0]!.signal.aborted).toBe(true);
+    // The same cancellation without an AbortSignal, with the reason.
+    expect(executor.started[0]!.cancel?.aborted).toBe(true);
+    expect(String(executor.started[0]!.cancel?.reason)).toBe('Error: worker shutting down');
     const after = (await unary(client.getJob.bind(client), { jobId: job!.id })).job!;
     // maxAttempts is 1, yet the task is pending again, not failed.
     expect(after.progress).toMatchObject({ tasksPending: 1, tasksFailed: 0 });
