@@ -2,11 +2,11 @@ import * as path from 'node:path';
 import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProto } from 'grpc-health-check';
-import { StatsResult, WorkerKind, type StatsTask } from '@spindle/sdk';
+import { createJobServiceClient, JobState, StatsResult, WorkerKind, type StatsTask } from '@spindle/sdk';
 import { compileWorkerConfig, parseEnv, runWorker, silentLogger, workerEnvSchema, type TaskExecutor } from '@spindle/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCoordinator } from '../../../test/helpers/coordinator';
-import { waitFor } from '../../../test/helpers/grpc';
+import { unary, waitFor } from '../../../test/helpers/grpc';
 
 type HealthClient = {
   check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void;
@@ -65,5 +65,49 @@ describe('runWorker', () => {
     await waitFor(async () => (await check(health)) === 'NOT_SERVING', 5000, 'NOT_SERVING');
     // Liveness stays SERVING: a coordinator outage must not get workers restarted.
     expect(await check(health, '')).toBe('SERVING');
+  });
+
+  it('reports an executor that throws or rejects (a bug) as a retryable INTERNAL error of the task', async () => {
+    const coord = await startTestCoordinator();
+    cleanup.push(() => coord.stop());
+    const buggy: TaskExecutor<StatsTask> = {
+      slots: 2,
+      run: (spec) => {
+        if (spec.source?.source?.value === 'throws') throw new Error('thrown in run');
+        return Promise.reject(new Error('rejected by run'));
+      },
+      close: async () => {},
+    };
+    const config = compileWorkerConfig(
+      'stats',
+      parseEnv(workerEnvSchema, {
+        SPINDLE_COORDINATOR_ADDR: coord.address,
+        SPINDLE_DATA_ROOT: path.resolve('.'),
+        SPINDLE_HEALTH_ADDR: 'off',
+        SPINDLE_METRICS_ADDR: 'off',
+        SPINDLE_DRAIN_GRACE_MS: '1000',
+      }),
+    );
+    const worker = await runWorker({ kind: WorkerKind.WORKER_KIND_STATS, kindName: 'stats', version: 't', config, executor: buggy, logger: silentLogger() });
+    cleanup.push(() => worker.stop());
+    const client = createJobServiceClient(coord.address);
+    cleanup.push(() => client.close());
+    const { job } = await unary(client.submitJob.bind(client), {
+      requestId: '',
+      spec: {
+        name: 'buggy',
+        retry: { maxAttempts: 1, initialBackoffMs: 0, maxBackoffMs: 0 },
+        kind: { $case: 'stats', value: { sources: ['throws', 'rejects'].map((p) => ({ source: { $case: 'path' as const, value: p } })) } },
+      },
+    });
+    await waitFor(async () => (await unary(client.getJob.bind(client), { jobId: job!.id })).job!.state === JobState.JOB_STATE_FAILED, 10_000, 'job failed');
+    const { tasks } = await unary(client.listResults.bind(client), { jobId: job!.id, pageSize: 0, pageToken: '', state: 0 });
+    const errors = tasks.map((t) => (t.outcome?.$case === 'error' ? t.outcome.value : undefined));
+    expect(errors.map((e) => [e?.code, e?.retryable])).toEqual([
+      ['INTERNAL', true],
+      ['INTERNAL', true],
+    ]);
+    expect(errors[0]?.message).toContain('executor failed: thrown in run');
+    expect(errors[1]?.message).toContain('executor failed: rejected by run');
   });
 });
