@@ -3,7 +3,7 @@ import type { WorkerKind } from '@spindle/sdk';
 import type { Logger } from 'pino';
 import { createGrpcServer } from './grpc-server';
 import { createMetricsRegistry, startMetricsServer } from './metrics';
-import type { TaskExecutor, TaskOutcome } from './task-executor';
+import type { TaskExecutor } from './task-executor';
 import type { WorkerConfig } from './worker-config';
 import { WorkerConnection } from './worker-connection';
 
@@ -47,32 +47,13 @@ export async function runWorker(options: {
     labelNames: ['outcome'],
     registers: [registry],
   });
-  const countFinished = (outcome: TaskOutcome): TaskOutcome => {
-    tasksFinished.inc({ outcome: outcome.$case === 'error' ? outcome.value.code : 'ok' });
-    return outcome;
-  };
   const connection = new WorkerConnection({
     coordinatorAddress: config.coordinatorAddress,
     workerId: config.workerId,
     kind: options.kind,
     version: options.version,
-    executor: {
-      slots: executor.slots,
-      ...(executor.credits ? { credits: () => executor.credits?.() ?? executor.slots } : {}),
-      ...(executor.forget ? { forget: (taskId: string) => executor.forget?.(taskId) } : {}),
-      close: () => executor.close(),
-      // A `then`, not an async function: no generator object and fewer promises per task, which
-      // the fetch worker holds while thousands of tiny downloads are queued or running.
-      // An executor that throws (a bug) still gives a rejected promise, which the connection
-      // reports as INTERNAL, as the async function did.
-      run: (spec, ctx) => {
-        try {
-          return executor.run(spec, ctx).then(countFinished);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-      },
-    },
+    executor,
+    onTaskFinished: (outcome) => tasksFinished.inc({ outcome: outcome.$case === 'error' ? outcome.value.code : 'ok' }),
     logger,
   });
   new Gauge({

@@ -30,6 +30,8 @@ export interface WorkerConnectionOptions {
   initialReconnectDelayMs?: number;
   /** @default 5000 */
   maxReconnectDelayMs?: number;
+  /** Called with the outcome of every task attempt this worker ran (for metrics). */
+  onTaskFinished?: (outcome: TaskOutcome) => void;
 }
 
 type ConnectionState = 'IDLE' | 'CONNECTING' | 'READY' | 'DRAINING' | 'CLOSED';
@@ -128,6 +130,7 @@ export class WorkerConnection extends EventEmitter {
       progressIntervalMs: options.progressIntervalMs ?? 250,
       initialReconnectDelayMs: options.initialReconnectDelayMs ?? 200,
       maxReconnectDelayMs: options.maxReconnectDelayMs ?? 5000,
+      onTaskFinished: options.onTaskFinished ?? (() => {}),
     };
     this.logger = options.logger;
     this.executor = options.executor;
@@ -275,14 +278,21 @@ export class WorkerConnection extends EventEmitter {
     };
     this.running.set(a.taskId, task);
     const spec = a.spec.value;
-    task.done = this.executor
-      .run(spec, new ConnectionTaskContext(a, cancel, (p) => this.progress(call, task, p)))
-      .catch((err: unknown) => errorOutcome('INTERNAL', `executor failed: ${getErrorMessage(err)}`, true))
-      .then((outcome) => {
-        clearTimeout(task.progressTimer);
-        this.running.delete(a.taskId);
-        this.sendResult(call, a, outcome);
-      });
+    const finish = (outcome: TaskOutcome): void => {
+      clearTimeout(task.progressTimer);
+      this.running.delete(a.taskId);
+      this.opts.onTaskFinished(outcome);
+      this.sendResult(call, a, outcome);
+    };
+    const failed = (err: unknown): void => finish(errorOutcome('INTERNAL', `executor failed: ${getErrorMessage(err)}`, true));
+    // One `then` with both handlers: the fetch worker holds this for every queued and running
+    // task, and each promise and closure per task is promoted garbage on its main thread.
+    try {
+      task.done = this.executor.run(spec, new ConnectionTaskContext(a, cancel, (p) => this.progress(call, task, p))).then(finish, failed);
+    } catch (err) {
+      // An executor that throws (a bug, against its contract) fails the task, not the worker.
+      task.done = Promise.resolve().then(() => failed(err));
+    }
   }
 
   private progress(

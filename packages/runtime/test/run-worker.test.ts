@@ -84,7 +84,7 @@ describe('runWorker', () => {
         SPINDLE_COORDINATOR_ADDR: coord.address,
         SPINDLE_DATA_ROOT: path.resolve('.'),
         SPINDLE_HEALTH_ADDR: 'off',
-        SPINDLE_METRICS_ADDR: 'off',
+        SPINDLE_METRICS_ADDR: '127.0.0.1:0',
         SPINDLE_DRAIN_GRACE_MS: '1000',
       }),
     );
@@ -109,5 +109,8 @@ describe('runWorker', () => {
     ]);
     expect(errors[0]?.message).toContain('executor failed: thrown in run');
     expect(errors[1]?.message).toContain('executor failed: rejected by run');
+    // Counted by outcome in the worker's metrics.
+    const body = await (await fetch(`http://${worker.metricsAddress}/metrics`)).text();
+    expect(body).toMatch(/^spindle_stats_worker_tasks_finished_total\{outcome="INTERNAL"\} 2$/m);
   });
 });
