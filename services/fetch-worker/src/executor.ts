@@ -7,7 +7,7 @@ import { FirstHopCache } from './fetch/first-hop';
 import { checkOutputDir, type OutputDirCheck } from './fetch/output-path';
 import { EgressPolicy } from './fetch/url-policy';
 import { toTaskError } from './fetch/error-codes';
-import { FetchThreadPool } from './pool';
+import { FetchThreadPool, type PendingThreadTask } from './pool';
 import type { ExistingFilePolicyName, FetchLimits, FetchThreadResult, ThreadTask } from './threads/protocol';
 
 /**
@@ -228,15 +228,50 @@ interface Prepared {
   perHost: number;
 }
 
-/** A task accepted by the executor: held back by its host's limit, or given to a thread. */
-interface Accepted extends Prepared {
-  ctx: TaskContext;
-  /** The task's cancellation: `ctx.cancel`, or one that follows `ctx.signal`. */
-  cancel: TaskCancel;
-  resolve: (outcome: TaskOutcome) => void;
+/** What an accepted task calls back into: one per executor, so that a task needs no closures of its own. */
+interface AcceptedHooks {
+  finish(a: Accepted, outcome: FetchThreadResult): void;
+  abort(a: Accepted): void;
+}
+
+/**
+ * A task accepted by the executor: held back by its host's limit, or given to
+ * a thread, whose callbacks it is. A class with methods rather than a record
+ * plus closures: the main thread holds one for every queued and running
+ * download, long enough for it to be promoted (see PREFETCH_COVER_MS).
+ */
+class Accepted implements PendingThreadTask {
   /** Pool id once running. */
-  id: number;
-  onAbort: () => void;
+  id = 0;
+  /** The abort listener; its identity is what `cancel.offAbort` removes. */
+  readonly onAbort: () => void;
+
+  constructor(
+    readonly task: ThreadTask,
+    /** host:port of the URL, for the per-host limit. */
+    readonly host: string,
+    readonly perHost: number,
+    readonly ctx: TaskContext,
+    /** The task's cancellation: `ctx.cancel`, or one that follows `ctx.signal`. */
+    readonly cancel: TaskCancel,
+    /** Settles `run`; replaced while the executor closes, to learn when the download ended. */
+    public resolve: (outcome: TaskOutcome) => void,
+    private readonly hooks: AcceptedHooks,
+  ) {
+    this.onAbort = () => hooks.abort(this);
+  }
+
+  onProgress(bytesDone: number, bytesTotal: number): void {
+    try {
+      this.ctx.progress({ bytesDone, bytesTotal });
+    } catch {
+      // A failing progress sink must not crash the worker; the result still goes through.
+    }
+  }
+
+  onDone(outcome: FetchThreadResult): void {
+    this.hooks.finish(this, outcome);
+  }
 }
 
 class FetchExecutor implements TaskExecutor<FetchTask> {
@@ -250,6 +285,10 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   readonly #limits: FetchLimits;
   readonly #closeTimeoutMs: number;
   readonly #pool: FetchThreadPool;
+  readonly #hooks: AcceptedHooks = {
+    finish: (a, outcome) => this.#finish(a, outcome),
+    abort: (a) => this.#abort(a),
+  };
   /** Accepted tasks held back because their host is at its limit, oldest first. */
   #waiting: Accepted[] = [];
   /** Tasks given to a thread (running there or in its queue). */
@@ -339,20 +378,11 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
       const prepared = this.#prepare(spec, ctx);
       if ('$case' in prepared) return Promise.resolve(prepared);
       return new Promise<TaskOutcome>((resolve) => {
-        // Fields spelled out: `{ ...prepared, ctx, … }` gave every task's object a hidden class of
-        // its own (%HaveSameMap of two in a row: false), a new map and descriptors each time: 8 MB
-        // of the main thread's ~40 MB allocated per 5,000-file job (V8's sampling heap profiler),
-        // held until each download ends.
-        const accepted: Accepted = {
-          task: prepared.task,
-          host: prepared.host,
-          perHost: prepared.perHost,
-          ctx,
-          cancel,
-          resolve,
-          id: 0,
-          onAbort: () => this.#abort(accepted),
-        };
+        // A constructor, not `{ ...prepared, ctx, … }`: that spread gave every task's object a
+        // hidden class of its own (%HaveSameMap of two in a row: false), a new map and descriptors
+        // each time: 8 MB of the main thread's ~40 MB allocated per 5,000-file job (V8's sampling
+        // heap profiler), held until each download ends.
+        const accepted = new Accepted(prepared.task, prepared.host, prepared.perHost, ctx, cancel, resolve, this.#hooks);
         cancel.onAbort(accepted.onAbort);
         this.#waiting.push(accepted);
         this.#pump();
@@ -420,16 +450,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
   #launch(a: Accepted): void {
     this.#running.add(a);
     this.#perHost.set(a.host, (this.#perHost.get(a.host) ?? 0) + 1);
-    a.id = this.#pool.start(a.task, {
-      onProgress: (bytesDone, bytesTotal) => {
-        try {
-          a.ctx.progress({ bytesDone, bytesTotal });
-        } catch {
-          // A failing progress sink must not crash the worker; the result still goes through.
-        }
-      },
-      onDone: (outcome) => this.#finish(a, outcome),
-    });
+    a.id = this.#pool.start(a);
   }
 
   #finish(a: Accepted, outcome: FetchThreadResult): void {
@@ -559,7 +580,7 @@ class FetchExecutor implements TaskExecutor<FetchTask> {
       (a) =>
         new Promise<void>((resolve) => {
           const resolveOutcome = a.resolve;
-          a.resolve = (outcome) => {
+          a.resolve = (outcome: TaskOutcome) => {
             resolveOutcome(outcome);
             resolve();
           };

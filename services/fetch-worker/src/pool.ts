@@ -74,15 +74,16 @@ export interface ThreadTaskCallbacks {
   onDone(outcome: FetchThreadResult): void;
 }
 
-interface PendingTask extends ThreadTaskCallbacks {
-  task: ThreadTask;
+/** A download for the pool: the task and its own callbacks (see {@link FetchThreadPool.start}). */
+export interface PendingThreadTask extends ThreadTaskCallbacks {
+  readonly task: ThreadTask;
 }
 
 interface FetchThread {
   worker: Worker;
   /** Downloads this thread runs at once (its share); what it is given beyond that waits in its queue. */
   concurrency: number;
-  tasks: Map<number, PendingTask>;
+  tasks: Map<number, PendingThreadTask>;
   outbox: ToThreadMessage[];
   /** A flush is scheduled: at the end of this turn (immediate) or after BATCH_DELAY_MS (timer). */
   flushImmediate: NodeJS.Immediate | null;
@@ -145,14 +146,15 @@ export class FetchThreadPool {
    * Starts a download on the thread with the most free slots, or with the
    * shortest queue when every slot is taken (shares may differ by one, so the
    * count of tasks alone would favour the smaller share); returns its id (for
-   * {@link cancel}).
+   * {@link cancel}). `pending` is kept as it is until its `onDone`: the caller's
+   * own record of the download, so that none is made here per download.
    */
-  start(task: ThreadTask, callbacks: ThreadTaskCallbacks): number {
+  start(pending: PendingThreadTask): number {
     let best = this.#threads[0]!;
     for (const t of this.#threads) if (t.tasks.size - t.concurrency < best.tasks.size - best.concurrency) best = t;
     const id = this.#nextId++;
-    best.tasks.set(id, { task, onProgress: callbacks.onProgress, onDone: callbacks.onDone });
-    this.#send(best, encodeStart(id, task, this.#options.threadConfig.limits));
+    best.tasks.set(id, pending);
+    this.#send(best, encodeStart(id, pending.task, this.#options.threadConfig.limits));
     return id;
   }
 
