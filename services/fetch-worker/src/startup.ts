@@ -3,7 +3,8 @@
  * module so that it applies to their loading too. Not for library use: it
  * changes the whole process.
  */
-import { pinYoungGeneration, serialScavenges } from './heap-governor';
+import { doubleBeforeFullCollection, pinYoungGeneration, serialScavenges } from './heap-governor';
 
 pinYoungGeneration();
 serialScavenges();
+doubleBeforeFullCollection();
