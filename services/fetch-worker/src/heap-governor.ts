@@ -18,22 +18,21 @@ export interface HeapGovernorOptions {
  * A backstop on the main thread's V8 heap. The fetch worker's main thread
  * turns thousands of gRPC messages per second into short-lived objects; with
  * its young generation held small (see {@link pinYoungGeneration}) many of them
- * are promoted, and V8 lets the old generation grow to ~4× what survives a
- * full collection before it collects again: ~60 MiB around a live heap of
- * ~15 MiB. That is within the worker's memory budget, so in normal operation
- * V8 decides and this does nothing; it only starts a full collection when the
- * heap passes a limit V8's own schedule stays below.
+ * are promoted, and V8 collects the old generation when it has grown by a
+ * factor of what survived the last full collection (2× here, see
+ * {@link doubleBeforeFullCollection}: ~30 MiB around a live heap of ~15 MiB).
+ * In normal operation V8 decides and this does nothing; it only starts a full
+ * collection when the heap passes a limit V8's own schedule stays below.
  *
  * It must stay out of V8's way: a collection forced through `gc()` throws away
  * the optimized code of every function whose code refers to objects that died
  * (`--trace-deopt`: "weak objects"), and V8's own collections do not (they keep
- * such objects for a few collections). With this at 48 MiB, below V8's own
- * point, it fired once or twice per 5,000-file job and each time ~10 hot
- * functions (protobuf decoders, stream and timer internals) were deoptimized
- * and compiled again: helper-thread CPU ~75 % TurboFan, the main thread slower
- * until re-optimized. At 80 MiB: no such deoptimizations over 3 × W3, worker
- * CPU per W3 run −5 to −20 % (noisy), and the high-water mark over 36
- * consecutive jobs (bench/downloads/memory.sh 6) 178 MiB instead of ~171.
+ * such objects for a few collections). With this at 48 MiB and V8 then
+ * collecting at ~60 MiB, it fired once or twice per 5,000-file job and each
+ * time ~10 hot functions (protobuf decoders, stream and timer internals) were
+ * deoptimized and compiled again: helper-thread CPU ~75 % TurboFan, the main
+ * thread slower until re-optimized. At 80 MiB: no such deoptimizations over
+ * 3 × W3, worker CPU per W3 run −5 to −20 % (noisy).
  * Returns a function that stops it; does nothing when V8's `gc` cannot be
  * obtained.
  */
