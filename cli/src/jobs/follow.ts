@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobState, TaskState, type Job } from '@spindle/sdk';
+import { JobKind, JobState, TaskState, WorkerKind, type Job } from '@spindle/sdk';
 import { StreamBroken, type SpindleClient } from '../api/client';
 import { withoutResolutionNote } from '../api/errors';
 import { CliError, ExitCode } from '../errors';
@@ -20,6 +20,11 @@ export interface FollowOptions {
   pollIntervalMs?: number;
   /** Whether the job returned has its spec (see JobCallOpts.withSpec). @default true */
   withSpec?: boolean;
+  /**
+   * After this long with the job still queued, check once whether any worker
+   * that could run it is connected, and say so when none is, in ms. @default 3000
+   */
+  queuedNoticeMs?: number;
 }
 
 /** What {@link followJob} ends with. */
@@ -49,12 +54,19 @@ export async function followJob(client: SpindleClient, job: Job, opts: FollowOpt
   const poller = view.wantsRunningTasks
     ? pollRunning(client, job.id, view, AbortSignal.any([signal, pollStop.signal]), opts.pollIntervalMs ?? 1000)
     : Promise.resolve();
+  let queued = job.state === JobState.JOB_STATE_QUEUED;
+  const workerCheck = queued
+    ? setTimeout(() => {
+        if (queued) void noteMissingWorkers(client, job, view, () => queued, AbortSignal.any([signal, pollStop.signal]));
+      }, opts.queuedNoticeMs ?? 3000)
+    : undefined;
   try {
     for (;;) {
       try {
         for await (const event of client.watchJob(job.id, lastSeq, { signal, skipTaskEvents: view.wantsTaskEvents === false })) {
           if (event.seq > lastSeq) lastSeq = event.seq;
           brokenSince = undefined;
+          if (queued && event.event?.$case === 'stateChanged' && event.event.value.state !== JobState.JOB_STATE_QUEUED) queued = false;
           view.event(event);
         }
         const { job: current } = await client.getJob(job.id, { signal, withSpec: opts.withSpec });
@@ -83,8 +95,33 @@ export async function followJob(client: SpindleClient, job: Job, opts: FollowOpt
     }
     throw err;
   } finally {
+    clearTimeout(workerCheck);
     pollStop.abort();
     await poller;
+  }
+}
+
+/**
+ * Says so when no worker that could run `job` takes tasks at the coordinator
+ * (none connected, or all draining): otherwise a job just sits queued with no
+ * clue why. Best effort: a failed check says nothing.
+ */
+async function noteMissingWorkers(
+  client: SpindleClient,
+  job: Job,
+  view: JobView,
+  stillQueued: () => boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  const kind = job.kind === JobKind.JOB_KIND_STATS ? WorkerKind.WORKER_KIND_STATS : WorkerKind.WORKER_KIND_FETCH;
+  const name = kind === WorkerKind.WORKER_KIND_STATS ? 'stats' : 'fetch';
+  try {
+    const { workers } = await client.listWorkers(kind, { signal, timeoutMs: 5_000 });
+    if (!stillQueued() || signal.aborted || workers.some((w) => !w.draining)) return;
+    const why = workers.length === 0 ? 'none is connected' : `${workers.length} connected, all draining`;
+    view.notice(`no ${name} worker takes tasks at ${client.address} (${why}): job ${job.id} stays queued until one does`);
+  } catch {
+    // Only a hint; following the job goes on.
   }
 }
 
