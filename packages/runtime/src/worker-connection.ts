@@ -5,6 +5,8 @@ import {
   createWorkerServiceClient,
   type ConnectRequest,
   type ConnectResponse,
+  type FetchTask,
+  type StatsTask,
   type TaskAssignment,
   type TaskResult,
   type WorkerKind,
@@ -50,8 +52,14 @@ const MAX_RESULTS_PER_MESSAGE = 256;
 
 type Call = ClientDuplexStream<ConnectRequest, ConnectResponse>;
 
+/**
+ * A task attempt running here. It keeps the ids, not the assignment: the decoded
+ * spec is the executor's to keep or drop, and on the fetch worker's main thread
+ * whatever a task holds until it ends outlives a scavenge and is promoted.
+ */
 interface RunningTask {
-  assignment: TaskAssignment;
+  taskId: string;
+  attempt: number;
   cancel: TaskCancellation;
   done: Promise<void>;
   lastProgressSentMs: number;
@@ -223,7 +231,7 @@ export class WorkerConnection extends EventEmitter {
           // Not running here: a task cancelled while it waited for a retry, which may
           // have left something here for that retry.
           this.executor.forget?.(taskId);
-        } else if (t.assignment.attempt === attempt) {
+        } else if (t.attempt === attempt) {
           t.cancel.abort(new Error(`cancelled by coordinator: ${reason}`));
         }
         return;
@@ -238,7 +246,7 @@ export class WorkerConnection extends EventEmitter {
   private startTask(call: Call, a: TaskAssignment): void {
     const previous = this.running.get(a.taskId);
     if (previous !== undefined) {
-      if (a.attempt <= previous.assignment.attempt) {
+      if (a.attempt <= previous.attempt) {
         this.logger.warn({ taskId: a.taskId, attempt: a.attempt }, 'duplicate assignment ignored');
         return;
       }
@@ -246,7 +254,7 @@ export class WorkerConnection extends EventEmitter {
       // broke, or its lease expired): the coordinator has moved on. Ignoring it would leave
       // the task RUNNING forever; it starts once the old attempt has settled, if its stream
       // is still the current one (else the coordinator re-queues it anyway).
-      this.logger.info({ taskId: a.taskId, attempt: a.attempt, running: previous.assignment.attempt }, 'new attempt waits for the old one to stop');
+      this.logger.info({ taskId: a.taskId, attempt: a.attempt, running: previous.attempt }, 'new attempt waits for the old one to stop');
       previous.cancel.abort(new Error(`superseded by attempt ${a.attempt}`));
       this.waiting.set(a.taskId, a);
       void previous.done.then(() => {
@@ -267,9 +275,18 @@ export class WorkerConnection extends EventEmitter {
       this.sendResult(call, a, errorOutcome('INVALID_SPEC', `task ${a.taskId} has no spec`));
       return;
     }
+    this.runTask(call, a, a.spec.value);
+  }
+
+  /**
+   * Runs an attempt on the executor. Apart from startTask, so that the closures
+   * made here do not share a scope with (and keep alive) the whole assignment.
+   */
+  private runTask(call: Call, a: TaskAssignment, spec: FetchTask | StatsTask): void {
     const cancel = new TaskCancellation();
     const task: RunningTask = {
-      assignment: a,
+      taskId: a.taskId,
+      attempt: a.attempt,
       cancel,
       done: Promise.resolve(),
       lastProgressSentMs: 0,
@@ -277,12 +294,11 @@ export class WorkerConnection extends EventEmitter {
       progressTimer: undefined,
     };
     this.running.set(a.taskId, task);
-    const spec = a.spec.value;
     const finish = (outcome: TaskOutcome): void => {
       clearTimeout(task.progressTimer);
-      this.running.delete(a.taskId);
+      this.running.delete(task.taskId);
       this.opts.onTaskFinished(outcome);
-      this.sendResult(call, a, outcome);
+      this.sendResult(call, task, outcome);
     };
     const failed = (err: unknown): void => finish(errorOutcome('INTERNAL', `executor failed: ${getErrorMessage(err)}`, true));
     // One `then` with both handlers: the fetch worker holds this for every queued and running
@@ -306,14 +322,14 @@ export class WorkerConnection extends EventEmitter {
     task.progressTimer = setTimeout(() => {
       task.progressTimer = undefined;
       const p = task.pendingProgress;
-      if (!p || !this.running.has(task.assignment.taskId)) return;
+      if (!p || !this.running.has(task.taskId)) return;
       task.lastProgressSentMs = Date.now();
       this.send(call, {
         message: {
           $case: 'progress',
           value: {
-            taskId: task.assignment.taskId,
-            attempt: task.assignment.attempt,
+            taskId: task.taskId,
+            attempt: task.attempt,
             bytesDone: p.bytesDone ?? 0,
             bytesTotal: p.bytesTotal ?? 0,
             rowsDone: p.rowsDone ?? 0,
@@ -325,7 +341,7 @@ export class WorkerConnection extends EventEmitter {
 
   private sendResult(
     call: Call,
-    a: TaskAssignment,
+    a: { readonly taskId: string; readonly attempt: number },
     outcome: TaskOutcome,
   ): void {
     if (outcome.$case === 'error' && outcome.value.code !== 'CANCELLED') {
