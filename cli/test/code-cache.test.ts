@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../test/helpers/temp-dir';
+import { defaultCodeCacheFile } from '../src/code-cache';
 
 /** The built module: the hook replaces the module loader, so it runs in child processes only. */
 const CODE_CACHE = path.resolve(__dirname, '..', 'dist', 'code-cache.js');
@@ -73,6 +74,31 @@ describe('code cache', () => {
     chmodSync(open, 0o777);
     expect(run(dir, path.join(open, 'code.bin'))).toMatchObject({ status: 0, result: { sum: 5 } });
     expect(existsSync(path.join(open, 'code.bin'))).toBe(false);
+  });
+
+  it('drops the entries of modules that are gone when it saves, so the file does not only grow', () => {
+    const entries = (file: string) => {
+      const buf = readFileSync(file);
+      return Object.keys(JSON.parse(buf.subarray(4, 4 + buf.readUInt32LE(0)).toString('utf8')) as object).sort();
+    };
+    const a = fixture();
+    const b = fixture();
+    const file = path.join(makeTempDir('spindle-code-cache-'), 'cache', 'code.bin');
+    run(a, file);
+    run(b, file);
+    const files = (dir: string) => [path.join(dir, 'dep.js'), path.join(dir, 'main.js')];
+    expect(entries(file)).toEqual([...files(a), ...files(b)].sort());
+    rmSync(a, { recursive: true });
+    // A change in b makes the run save again; a's modules are not there any more.
+    writeFileSync(path.join(b, 'dep.js'), 'exports.add = (a, b) => a - b;\n');
+    expect(run(b, file)).toMatchObject({ status: 0, stats: { hits: 1, misses: 1 }, result: { sum: -1 } });
+    expect(entries(file)).toEqual(files(b).sort());
+  });
+
+  it('keeps one file per installation and Node version', () => {
+    expect(path.basename(defaultCodeCacheFile())).toMatch(
+      new RegExp(`^code-cache-${process.version.replace(/\./g, '\\.')}-${process.arch}-[0-9a-f]{12}\\.bin$`),
+    );
   });
 
   it('leaves syntax errors to Node', () => {
