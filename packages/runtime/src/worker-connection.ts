@@ -70,8 +70,8 @@ interface RunningTask {
 /**
  * The context the connection gives an executor for one task. A class, not an
  * object literal: a literal with a getter gets dictionary-mode properties
- * (~1 KB per task on the fetch worker's main thread, measured with V8's
- * sampling heap profiler), where instances of a class share one hidden class.
+ * (`%HasFastProperties` false: a property dictionary per task), where
+ * instances of a class share one hidden class.
  */
 class ConnectionTaskContext implements TaskContext {
   readonly taskId: string;

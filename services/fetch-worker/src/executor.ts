@@ -208,10 +208,11 @@ const IF_EXISTS: Readonly<Record<number, ExistingFilePolicyName>> = {
  *
  * `run` resolves with `{ $case: 'fetch' }` or an error outcome (codes in
  * fetch/error-codes.ts). When the task is cancelled (`ctx.cancel`, else
- * `ctx.signal`), a waiting task resolves CANCELLED at once; a running one is stopped by its thread, which removes its
- * temporary file, and only then does `run` resolve CANCELLED. A cancel that
- * arrives after the whole body was received and verified does not undo the
- * download: the file is complete, and the result says where it is.
+ * `ctx.signal`), a waiting task resolves CANCELLED at once; a running one is
+ * stopped by its thread, which removes its temporary file, and only then does
+ * `run` resolve CANCELLED. A cancel that arrives after the whole body was
+ * received and verified does not undo the download: the file is complete, and
+ * the result says where it is.
  * `close()` cancels everything, waits up to `closeTimeoutMs` for the cleanup,
  * removes partial bodies kept for resumption, then stops the threads; later
  * `run` calls resolve CANCELLED.
