@@ -13,7 +13,7 @@ import {
   type Task,
 } from '@spindle/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, unary } from '../helpers/grpc';
+import { collect, unary, waitFor } from '../helpers/grpc';
 import { startStack } from '../helpers/processes';
 
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
@@ -137,6 +137,28 @@ describe('end to end: coordinator and workers as separate processes', () => {
     }
     // No temporary files left behind.
     expect(fs.readdirSync(path.join(dataRoot, 'dl')).sort()).toEqual([...files.keys()].sort());
+  });
+
+  it('keeps the query strings of URLs out of the worker logs, and in the job results', async () => {
+    // A presigned URL: its query is a credential. The 404 makes the worker log the failure.
+    const url = `${base}/missing.csv?X-Amz-Credential=AKIDEXAMPLE&X-Amz-Signature=f00dfeed5ec12e7&token`;
+    const { state, tasks } = await run({
+      name: 'presigned',
+      kind: { $case: 'fetch', value: { outputDir: 'presigned', items: [{ url, fileName: '', sha256: '', expectedSize: 0 }] } },
+    });
+    expect(state).toBe(JobState.JOB_STATE_FAILED);
+    // The job's own error is for whoever submitted it: the URL as given.
+    const outcome = tasks[0]?.outcome;
+    if (outcome?.$case !== 'error') throw new Error(`expected an error, got ${JSON.stringify(outcome)}`);
+    expect(outcome.value.message).toContain(url);
+    // This item's line (the first test logged a 404 of its own).
+    const line = await waitFor(
+      () => stack.fetch.lines.map((l) => JSON.stringify(l)).find((l) => l.includes('task failed') && l.includes('missing.csv?')),
+      10_000,
+      'the fetch worker to log the failure',
+    );
+    expect(line).toContain(`${base}/missing.csv?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED&REDACTED`);
+    for (const secret of ['AKIDEXAMPLE', 'f00dfeed5ec12e7', '&token']) expect(line).not.toContain(secret);
   });
 
   it('computes statistics equal to independently computed values; a malformed file fails alone', async () => {

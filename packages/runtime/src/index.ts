@@ -3,6 +3,7 @@ export * from './task-cancel';
 export * from './errors';
 export * from './config';
 export * from './logger';
+export * from './redact';
 export * from './metrics';
 export * from './grpc-server';
 export * from './reflection';
