@@ -65,6 +65,12 @@ export function defaultCodeCacheFile(): string {
   return path.join(os.tmpdir(), `spindle-cli-${user}`, `code-cache-${process.version}-${process.arch}-${installation}.bin`);
 }
 
+/**
+ * The file every installation shared before {@link defaultCodeCacheFile} named one per
+ * installation; nothing reads it any more, so a save removes it from the folder.
+ */
+export const LEGACY_SHARED_FILE = `code-cache-${process.version}-${process.arch}.bin`;
+
 function sha1(text: string): string {
   // crypto.hash (Node 20.12+) skips the Hash object; createHash for older Node 20.
   return typeof oneShotHash === 'function' ? oneShotHash('sha1', text) : createHash('sha1').update(text).digest('hex');
@@ -187,6 +193,8 @@ export function installCodeCache(file: string = defaultCodeCacheFile()): CodeCac
       }
       for (const { filename, sha1: sum, script } of fresh) add(filename, sum, script.createCachedData());
       save(file, index, parts);
+      // The one file all installations shared before (no installation id in its name).
+      fs.rmSync(path.join(path.dirname(file), LEGACY_SHARED_FILE), { force: true });
     } catch {
       // A cache that cannot be written is a cache that is not there.
     }

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../test/helpers/temp-dir';
-import { defaultCodeCacheFile } from '../src/code-cache';
+import { defaultCodeCacheFile, LEGACY_SHARED_FILE } from '../src/code-cache';
 
 /** The built module: the hook replaces the module loader, so it runs in child processes only. */
 const CODE_CACHE = path.resolve(__dirname, '..', 'dist', 'code-cache.js');
@@ -99,6 +99,17 @@ describe('code cache', () => {
     expect(path.basename(defaultCodeCacheFile())).toMatch(
       new RegExp(`^code-cache-${process.version.replace(/\./g, '\\.')}-${process.arch}-[0-9a-f]{12}\\.bin$`),
     );
+  });
+
+  it('removes the file all installations used to share when it saves', () => {
+    const dir = fixture();
+    const file = path.join(dir, 'cache', 'code.bin');
+    mkdirSync(path.dirname(file), { mode: 0o700 });
+    const legacy = path.join(path.dirname(file), LEGACY_SHARED_FILE);
+    writeFileSync(legacy, 'an old shared cache');
+    expect(run(dir, file)).toMatchObject({ status: 0, stats: { misses: 2 }, result: { sum: 5 } });
+    expect(existsSync(file)).toBe(true);
+    expect(existsSync(legacy)).toBe(false);
   });
 
   it('leaves syntax errors to Node', () => {
