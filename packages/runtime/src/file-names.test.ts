@@ -3,10 +3,12 @@ import {
   deriveFileName,
   FALLBACK_FILE_NAME,
   isPlaceholderName,
+  isPlainSafeName,
   fileNameFromUrl,
   MAX_FILE_NAME_BYTES,
   numberedFileName,
   planFileNames,
+  sanitizeAnyFileName,
   sanitizeFileName,
   splitExtension,
   truncateUtf8,
@@ -117,6 +119,37 @@ describe('sanitizeFileName', () => {
   it('truncates a name without a usable extension as a whole', () => {
     const out = sanitizeFileName(`a.${'b'.repeat(300)}`);
     expect(Buffer.byteLength(out, 'utf8')).toBe(MAX_FILE_NAME_BYTES);
+  });
+
+  it('takes its fast path only for names the general rules keep unchanged', () => {
+    // Every short name over an alphabet of safe and borderline characters, plus
+    // device names and lengths around the limit: the fast path must never let
+    // through a name that the general path would change.
+    const alphabet = ['a', 'Z', '0', '.', '_', '-', ' ', '$'];
+    const names: string[] = [''];
+    for (let len = 1; len <= 4; len++) {
+      for (let n = 0; n < alphabet.length ** len; n++) {
+        let name = '';
+        for (let i = 0, v = n; i < len; i++, v = Math.floor(v / alphabet.length)) name += alphabet[v % alphabet.length];
+        names.push(name);
+      }
+    }
+    names.push('CON', 'con.txt', 'Nul.tar.gz', 'com1', 'COM9.log', 'lpt0', 'conin$', 'console', 'lpt10', 'aux_', '-aux');
+    names.push('x'.repeat(MAX_FILE_NAME_BYTES), 'x'.repeat(MAX_FILE_NAME_BYTES + 1), `${'x'.repeat(MAX_FILE_NAME_BYTES - 4)}.csv`);
+    let fast = 0;
+    for (const name of names) {
+      const general = sanitizeAnyFileName(name);
+      expect(sanitizeFileName(name), JSON.stringify(name)).toBe(general);
+      if (isPlainSafeName(name)) {
+        fast++;
+        expect(general, JSON.stringify(name)).toBe(name);
+      }
+    }
+    // The fast path is taken (or this test proves nothing), and refused for what it must refuse.
+    expect(fast).toBeGreaterThan(500);
+    for (const name of ['CON', 'con.txt', 'com1', 'a.', '.a', 'a b', `${'x'.repeat(MAX_FILE_NAME_BYTES + 1)}`]) {
+      expect(isPlainSafeName(name), name).toBe(false);
+    }
   });
 
   it('is idempotent', () => {
