@@ -1,6 +1,6 @@
-import { JobKind, TaskKind, type JobSpec } from '@spindle/sdk';
+import { CsvDialect, JobKind, TaskKind, type JobSpec } from '@spindle/sdk';
 import { describe, expect, it } from 'vitest';
-import { backoffMs, compileRetryPolicy, jobKindOf, planFollowUpStats, planJob, taskId } from './job-spec';
+import { backoffMs, compileRetryPolicy, jobKindOf, planFollowUpStats, planJob, taskId, withoutItems } from './job-spec';
 
 const limits = { maxItemsPerJob: 100 };
 const fetchSpec = (urls: string[], outputDir = ''): JobSpec => ({
@@ -54,6 +54,29 @@ describe('planJob', () => {
     expect(planFollowUpStats(fts, 3, 'jobs/J/a.csv')).toMatchObject({ idx: 3, kind: TaskKind.TASK_KIND_STATS, target: 'jobs/J/a.csv' });
     expect(planFollowUpStats(fetchSpec(['http://a/']), 3, 'x')).toBeUndefined();
     expect(taskId('J', TaskKind.TASK_KIND_STATS, 3)).toBe('J/s/3');
+  });
+});
+
+describe('withoutItems', () => {
+  it('empties the item lists of every kind of job and keeps everything else, without changing the spec', () => {
+    const items = ['http://h/a.csv', 'http://h/b.csv'].map((url) => ({ url, fileName: '', sha256: '', expectedSize: 0 }));
+    const fetchJob = { outputDir: 'out', items };
+    const retry = { maxAttempts: 5, initialBackoffMs: 1, maxBackoffMs: 2 };
+    const fetch: JobSpec = { name: 'n', retry, kind: { $case: 'fetch', value: fetchJob } };
+    const before = structuredClone(fetch);
+    expect(withoutItems(fetch)).toEqual({ name: 'n', retry, kind: { $case: 'fetch', value: { outputDir: 'out', items: [] } } });
+    expect(fetch).toEqual(before);
+
+    const dialect = CsvDialect.create({ delimiter: ';' });
+    const both: JobSpec = { name: '', kind: { $case: 'fetchThenStats', value: { fetch: fetchJob, dialect } } };
+    const shell = withoutItems(both);
+    expect(shell.kind).toEqual({ $case: 'fetchThenStats', value: { fetch: { outputDir: 'out', items: [] }, dialect } });
+    // What a running fetch_then_stats job needs of it: the stats step's dialect.
+    expect(planFollowUpStats(shell, 1, 'out/b.csv')).toEqual(planFollowUpStats(both, 1, 'out/b.csv'));
+
+    const stats: JobSpec = { name: '', kind: { $case: 'stats', value: { sources: [{ source: { $case: 'path', value: 'a.csv' } }], dialect } } };
+    expect(withoutItems(stats).kind).toEqual({ $case: 'stats', value: { sources: [], dialect } });
+    expect(withoutItems({ name: 'none' })).toEqual({ name: 'none' });
   });
 });
 

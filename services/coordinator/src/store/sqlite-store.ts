@@ -34,6 +34,9 @@ export interface JobRow {
   last_seq: number;
 }
 
+/** A job row without its spec, which can be megabytes (one URL per item). */
+export type JobHeader = Omit<JobRow, 'spec'>;
+
 /**
  * A task row. `spec` is an encoded FetchTask or StatsTask; `outcome` an encoded
  * spindle.v1.TaskResult once the task is terminal.
@@ -134,6 +137,7 @@ export class SqliteStore {
          VALUES (@id, @request_id, @kind, @state, @name, @spec, @create_ms, 0)`,
       ),
       jobById: db.prepare(`SELECT * FROM jobs WHERE id = ?`),
+      jobSpecById: db.prepare(`SELECT spec FROM jobs WHERE id = ?`).pluck(),
       jobByRequestId: db.prepare(`SELECT * FROM jobs WHERE request_id = ?`),
       setJobState: db.prepare(
         `UPDATE jobs SET state = @state, start_ms = COALESCE(start_ms, @start_ms), end_ms = @end_ms,
@@ -260,6 +264,11 @@ export class SqliteStore {
 
   getJob(id: string): JobRow | undefined {
     return this.stmts.jobById.get(id) as JobRow | undefined;
+  }
+
+  /** A job's encoded spindle.v1.JobSpec alone. */
+  getJobSpec(id: string): Buffer | undefined {
+    return this.stmts.jobSpecById.get(id) as Buffer | undefined;
   }
 
   getJobByRequestId(requestId: string): JobRow | undefined {
