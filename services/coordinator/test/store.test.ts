@@ -127,7 +127,7 @@ describe('SqliteStore migrations', () => {
     );
     try {
       expect(store.unfinishedTasks('j')).toEqual([
-        { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0, free_attempts: 0 },
+        { id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0, free_attempts: 0 },
       ]);
       store.transaction(() => store.markRetrying('j/f/0', 503, 1234, 0));
       expect(store.getTask('j/f/0')).toMatchObject({ state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234 });
@@ -144,7 +144,7 @@ describe('SqliteStore migrations', () => {
     });
     try {
       expect(store.unfinishedTasks('j')).toEqual([
-        { id: 'j/f/0', job_id: 'j', kind: TaskKind.TASK_KIND_FETCH, attempt: 2, state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234, free_attempts: 0 },
+        { id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, attempt: 2, state: TaskState.TASK_STATE_PENDING, http_status: 503, not_before_ms: 1234, free_attempts: 0 },
       ]);
       // A shutdown takes an attempt back: one more free attempt, pending again, the rest kept.
       store.transaction(() => {

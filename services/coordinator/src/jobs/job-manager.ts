@@ -140,7 +140,10 @@ export class JobManager {
     this.opts = options;
     this.store = options.store;
     this.logger = options.logger;
-    this.queue = new TaskQueue(() => this.scheduleDispatch());
+    this.queue = new TaskQueue(
+      () => this.scheduleDispatch(),
+      (q) => makeTaskId(q.jobId, q.kind, q.idx),
+    );
     this.events.setMaxListeners(0);
   }
 
@@ -153,9 +156,9 @@ export class JobManager {
       const job = this.loadActive(row);
       for (const t of this.store.unfinishedTasks(row.id)) {
         const q: QueuedTask = {
-          taskId: t.id,
           jobId: t.job_id,
           kind: t.kind,
+          idx: t.idx,
           attempt: t.attempt,
           free: t.free_attempts,
           httpStatus: t.http_status,
@@ -297,7 +300,7 @@ export class JobManager {
   }
 
   private enqueue(job: ActiveJob, p: PlannedTask): void {
-    this.queue.push({ taskId: makeTaskId(job.row.id, p.kind, p.idx), jobId: job.row.id, kind: p.kind, attempt: 0, free: 0, httpStatus: 0 });
+    this.queue.push({ jobId: job.row.id, kind: p.kind, idx: p.idx, attempt: 0, free: 0, httpStatus: 0 });
   }
 
   getJob(jobId: string, withSpec = true): Job {
@@ -648,7 +651,7 @@ export class JobManager {
       this.store.markRetrying(taskId, httpStatus, delay > 0 ? Date.now() + delay : 0, free);
       job.pending++;
       this.appendEvent(job, { $case: 'taskRetrying', value: { taskId, attempt, error, backoffMs: delay } });
-      const q: QueuedTask = { taskId, jobId: job.row.id, kind: kindOfTaskId(taskId), attempt, free, httpStatus };
+      const q: QueuedTask = { jobId: job.row.id, kind: kindOfTaskId(taskId), idx: taskIndexOf(taskId), attempt, free, httpStatus };
       if (delay > 0) this.queue.pushLater(q, delay);
       else this.queue.push(q);
       this.opts.metrics?.tasksRetried.inc();
@@ -807,19 +810,20 @@ export class JobManager {
   /** Leases a queued task to a session; returns the assignment to send, if the task is still wanted. */
   private assign(session: WorkerSession, q: QueuedTask): TaskAssignment | undefined {
     const job = this.active.get(q.jobId);
-    const stored = job && this.store.getTaskForAssignment(q.taskId);
+    const taskId = makeTaskId(q.jobId, q.kind, q.idx);
+    const stored = job && this.store.getTaskForAssignment(taskId);
     if (!job || !stored) return undefined; // job finished or cancelled meanwhile
     const attempt = q.attempt + 1;
     session.credits--;
-    session.leases.set(q.taskId, {
-      taskId: q.taskId,
+    session.leases.set(taskId, {
+      taskId,
       attempt,
       jobId: q.jobId,
       target: stored.target,
       httpStatus: q.httpStatus,
       free: q.free,
     });
-    this.store.markAssigned(q.taskId, attempt, session.workerId);
+    this.store.markAssigned(taskId, attempt, session.workerId);
     job.pending--;
     job.running++;
     if (job.row.state === JobState.JOB_STATE_QUEUED) {
@@ -832,7 +836,7 @@ export class JobManager {
       this.store.setJobState(job.row.id, JobState.JOB_STATE_RUNNING, job.row.start_ms, false, job.row.last_seq);
     }
     const assignment: TaskAssignment = {
-      taskId: q.taskId,
+      taskId,
       attempt,
       jobId: q.jobId,
       deadline: undefined,

@@ -68,7 +68,7 @@ export interface TaskRow {
 /** An unfinished task as re-queued at start. */
 export type UnfinishedTask = Pick<
   TaskRow,
-  'id' | 'job_id' | 'kind' | 'attempt' | 'state' | 'http_status' | 'not_before_ms' | 'free_attempts'
+  'id' | 'job_id' | 'idx' | 'kind' | 'attempt' | 'state' | 'http_status' | 'not_before_ms' | 'free_attempts'
 >;
 
 /** A stored job event: its seq and the encoded spindle.v1.JobEvent. */
@@ -179,7 +179,7 @@ export class SqliteStore {
         `SELECT * FROM jobs WHERE state IN (${JobState.JOB_STATE_QUEUED}, ${JobState.JOB_STATE_RUNNING})`,
       ),
       unfinishedTasks: db.prepare(
-        `SELECT id, job_id, kind, attempt, state, http_status, not_before_ms, free_attempts FROM tasks WHERE job_id = ?
+        `SELECT id, job_id, idx, kind, attempt, state, http_status, not_before_ms, free_attempts FROM tasks WHERE job_id = ?
            AND state IN (${TaskState.TASK_STATE_PENDING}, ${TaskState.TASK_STATE_RUNNING}) ORDER BY idx, kind`,
       ),
       resetRunning: db.prepare(
