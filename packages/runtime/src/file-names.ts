@@ -73,7 +73,7 @@ export function sanitizeAnyFileName(raw: string, maxBytes = MAX_FILE_NAME_BYTES)
  * Windows device name, and short enough. Most names are like this (`data-01.csv`),
  * and the coordinator sanitizes every item's name when it plans a job, on the way
  * to the job's first download: 5,000 names took 4.6 ms through the general path
- * (NFC, four regular expressions, a split), ~0.5 ms through this check.
+ * (NFC, four regular expressions, a split), ~0.9 ms through this check.
  */
 export function isPlainSafeName(raw: string, maxBytes = MAX_FILE_NAME_BYTES): boolean {
   return (

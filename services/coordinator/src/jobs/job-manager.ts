@@ -68,9 +68,9 @@ export const REPLAY_PAGE = 1000;
 interface ActiveJob {
   /**
    * The job's row without its encoded spec, and its spec without its items
-   * ({@link withoutItems}): a job held both whole for its life, ~200 bytes per URL
-   * (100,000 URLs: ~20 MB of the coordinator's heap). Whoever wants the whole spec
-   * reads it from the store.
+   * ({@link withoutItems}): a job held both whole for its life, ~160 bytes per URL
+   * (heap snapshots 2.5 s into a 100,000-URL job: 54.5 → 38.7 MB live). Whoever
+   * wants the whole spec reads it from the store.
    */
   row: JobHeader;
   spec: JobSpec;
