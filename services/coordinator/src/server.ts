@@ -4,10 +4,11 @@ import {
   startMetricsServer,
   type Logger,
 } from '@spindle/runtime';
-import { JobServiceDefinition, WorkerServiceDefinition } from '@spindle/sdk';
+import { JobServiceDefinition } from '@spindle/sdk';
 import type { CoordinatorConfig } from './config';
 import { createJobService } from './api/job-service';
 import { createWorkerService } from './api/worker-service';
+import { workerServiceDefinition } from './api/connect-wire';
 import { JobManager } from './jobs/job-manager';
 import { createCoordinatorMetrics } from './metrics';
 import { SqliteStore } from './store/sqlite-store';
@@ -48,7 +49,7 @@ export async function startCoordinator(config: CoordinatorConfig, logger: Logger
   jobs.start();
   const grpc = createGrpcServer({ serviceNames: SERVICE_NAMES });
   grpc.server.addService(JobServiceDefinition, createJobService(jobs, logger));
-  grpc.server.addService(WorkerServiceDefinition, createWorkerService(jobs, logger, metrics));
+  grpc.server.addService(workerServiceDefinition, createWorkerService(jobs, logger, metrics));
   let address: string;
   try {
     address = await grpc.listen(config.listenAddress);

@@ -4,6 +4,7 @@ import { WorkerKind, type ConnectRequest, type ConnectResponse, type WorkerServi
 import type { JobManager } from '../jobs/job-manager';
 import type { CoordinatorMetrics } from '../metrics';
 import { PROTOCOL_VERSION, type WorkerSession } from '../sessions/worker-session';
+import { encodedResultsOf } from './connect-wire';
 
 /**
  * The WorkerService.Connect handler: one WorkerSession per stream. The first
@@ -65,13 +66,13 @@ export function createWorkerService(jobs: JobManager, logger: Logger, metrics?: 
               jobs.progress(session, msg.message.value);
               return;
             case 'result':
-              jobs.results(session, [msg.message.value]);
+              jobs.results(session, [msg.message.value], encodedResultsOf(msg));
               return;
             case 'results':
               if (session.protocolVersion < 2) {
                 return end({ code: status.FAILED_PRECONDITION, details: 'results: a protocol 2 message on a protocol 1 session' });
               }
-              jobs.results(session, msg.message.value.results);
+              jobs.results(session, msg.message.value.results, encodedResultsOf(msg));
               return;
             case 'draining':
               jobs.draining(session);

@@ -579,16 +579,17 @@ export class JobManager {
   /**
    * A worker reported the outcomes of task attempts (one `result` message or a
    * protocol 2 batch), handled in one transaction. Stale attempts are ignored.
+   * `encoded`, when known, holds each result's bytes as received, stored as they are.
    */
-  results(session: WorkerSession, results: readonly TaskResult[]): void {
+  results(session: WorkerSession, results: readonly TaskResult[], encoded?: readonly Uint8Array[]): void {
     if (this.stopped) return;
     this.store.transaction(() => {
-      for (const r of results) this.result(session, r);
+      for (let i = 0; i < results.length; i++) this.result(session, results[i]!, encoded?.[i]);
     });
     this.scheduleDispatch();
   }
 
-  private result(session: WorkerSession, r: TaskResult): void {
+  private result(session: WorkerSession, r: TaskResult, encoded: Uint8Array | undefined): void {
     const lease = session.leases.get(r.taskId);
     if (!lease || lease.attempt !== r.attempt) {
       this.logger.debug({ taskId: r.taskId, attempt: r.attempt }, 'ignoring result of a task attempt not leased here');
@@ -608,7 +609,8 @@ export class JobManager {
     } else {
       const bytes = outcome.value.bytes;
       const rows = outcome.$case === 'stats' ? outcome.value.rows : 0;
-      this.store.markFinished(lease.taskId, TaskState.TASK_STATE_SUCCEEDED, encodeMessage(TaskResult, r), bytes, rows);
+      const stored = encoded ?? encodeMessage(TaskResult, r);
+      this.store.markFinished(lease.taskId, TaskState.TASK_STATE_SUCCEEDED, stored, bytes, rows);
       job.succeeded++;
       job.bytesDone += bytes;
       job.rowsDone += rows;
