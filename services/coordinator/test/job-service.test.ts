@@ -1,10 +1,12 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
 import {
   createJobServiceClient,
   JobState,
   JobView,
+  TaskState,
   WorkerKind,
-  type JobEvent,
+  JobEvent,
   type JobServiceClient,
   type JobSpec,
 } from '@spindle/sdk';
@@ -189,6 +191,54 @@ describe('JobService', () => {
     const none = await collect(client.watchJob({ jobId, afterSeq: last.seq, skipTaskEvents: false }));
     expect(none).toHaveLength(0);
     await expectStatus(collect(client.watchJob({ jobId: 'nope', afterSeq: 0, skipTaskEvents: false })), status.NOT_FOUND);
+  });
+
+  it('replays every stored event as it was sent live, task outcomes included, also after a restart', async () => {
+    const w = new TestWorker(coord.address, 'w', WorkerKind.WORKER_KIND_STATS);
+    extra.push(() => w.kill());
+    await w.waitWelcome();
+    w.grant(5);
+    const spec: JobSpec = { ...stats(3), retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1 } };
+    const received = collect(client.runJob({ requestId: '', spec }));
+    const [a, b, c] = await w.waitAssignments(3);
+    w.succeed(a!, 10);
+    w.fail(b!, 'CSV_PARSE', false);
+    w.fail(c!, 'IO', true);
+    const [, , , again] = await w.waitAssignments(4);
+    w.succeed(again!, 4);
+    const live = (await received)
+      .flatMap((m) => (m.message?.$case === 'event' ? [m.message.value] : []))
+      .filter((e) => e.event?.$case !== 'progress');
+    const jobId = live[0]!.jobId;
+    const finished = live.flatMap((e) => (e.event?.$case === 'taskFinished' ? [e.event.value.task!] : []));
+    expect(finished.map((t) => [t.id, t.state, t.attempt, t.workerId, t.outcome?.$case])).toEqual([
+      [a!.taskId, TaskState.TASK_STATE_SUCCEEDED, 1, 'w', 'stats'],
+      [b!.taskId, TaskState.TASK_STATE_FAILED, 1, 'w', 'error'],
+      [c!.taskId, TaskState.TASK_STATE_SUCCEEDED, 2, 'w', 'stats'],
+    ]);
+    const replay = async () => (await collect(client.watchJob({ jobId, afterSeq: 0, skipTaskEvents: false }))).map((m) => m.event);
+    expect(await replay()).toEqual(live);
+
+    /** Stops the coordinator, changes its database with `edit`, and starts another on it. */
+    const restart = async (edit: (db: Database.Database) => void = () => {}) => {
+      await coord.stop();
+      const db = new Database(coord.dbPath);
+      edit(db);
+      db.close();
+      coord = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath });
+      client.close();
+      client = createJobServiceClient(coord.address);
+    };
+    await restart();
+    expect(await replay()).toEqual(live);
+
+    // As an older coordinator stored them: a row per event, each whole.
+    await restart((db) => {
+      db.prepare('DELETE FROM events WHERE job_id = ?').run(jobId);
+      const insert = db.prepare('INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)');
+      for (const e of live) insert.run(jobId, e.seq, JobEvent.encode(e).finish());
+    });
+    expect(await replay()).toEqual(live);
   });
 
   it('keeps jobs across a restart and dispatches their pending tasks again', async () => {

@@ -122,7 +122,8 @@ describe('SqliteStore migrations', () => {
   it('upgrades a database of the first schema: existing tasks start with no retry state', () => {
     // Back to the first schema, as a coordinator before the retry-state columns left it.
     const store = storeFromOlderSchema(
-      'ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms; ALTER TABLE tasks DROP COLUMN free_attempts',
+      'ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms; ALTER TABLE tasks DROP COLUMN free_attempts; ' +
+        'ALTER TABLE events DROP COLUMN first_seq',
       1,
     );
     try {
@@ -138,7 +139,7 @@ describe('SqliteStore migrations', () => {
 
   it('upgrades a database of the second schema: tasks keep their retry state and start with no free attempts', () => {
     // Back to the second schema, as a coordinator before free_attempts left it.
-    const store = storeFromOlderSchema('ALTER TABLE tasks DROP COLUMN free_attempts', 2, (s) => {
+    const store = storeFromOlderSchema('ALTER TABLE tasks DROP COLUMN free_attempts; ALTER TABLE events DROP COLUMN first_seq', 2, (s) => {
       s.markAssigned('j/f/0', 2, 'w');
       s.markRetrying('j/f/0', 503, 1234, 0);
     });
@@ -160,6 +161,139 @@ describe('SqliteStore migrations', () => {
       expect(store.getTask('j/f/0')).toMatchObject({ state: TaskState.TASK_STATE_PENDING, attempt: 4, http_status: 500, not_before_ms: 0, free_attempts: 2 });
     } finally {
       store.close();
+    }
+  });
+
+  it('upgrades a database of the third schema: its events, a row each, replay with the newer rows of several', () => {
+    const ev = (seq: number) => Buffer.from(`event ${seq}`);
+    const store = storeFromOlderSchema('ALTER TABLE events DROP COLUMN first_seq', 3, (s) => {
+      // As the third schema's coordinator wrote them: one row per event.
+      for (let seq = 1; seq <= 3; seq++) s.db.prepare('INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)').run('j', seq, ev(seq));
+    });
+    try {
+      expect(store.lastSeq('j')).toBe(3);
+      store.transaction(() => {
+        for (let seq = 4; seq <= 9; seq++) store.appendEvent('j', seq, ev(seq));
+      });
+      const text = (page: Array<{ seq: number; data: Uint8Array }>) => page.map((e) => [e.seq, Buffer.from(e.data).toString()]);
+      expect(text(store.eventsAfter('j', 0, 100))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => [n, `event ${n}`]));
+      expect(text(store.eventsAfter('j', 2, 3))).toEqual([3, 4, 5].map((n) => [n, `event ${n}`]));
+      expect(text(store.eventsAfter('j', 5, 100))).toEqual([6, 7, 8, 9].map((n) => [n, `event ${n}`]));
+      expect(store.lastSeq('j')).toBe(9);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses a database whose schema is newer than its own', () => {
+    const file = path.join(tmp(), 'c.db');
+    new SqliteStore(file).close();
+    const db = new Database(file);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    db.pragma(`user_version = ${version + 1}`);
+    db.close();
+    expect(() => new SqliteStore(file)).toThrow(
+      `the database's schema (version ${version + 1}) is newer than this coordinator's (${version}): run a coordinator at least as new as the one that last wrote it`,
+    );
+  });
+});
+
+describe('SqliteStore events', () => {
+  const tmp = () => makeTempDir('spindle-store-');
+  const ev = (seq: number) => Buffer.from(`event ${seq}`);
+  const text = (page: Array<{ seq: number; data: Uint8Array }>) => page.map((e) => `${e.seq}:${Buffer.from(e.data).toString()}`);
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${from + i}:event ${from + i}`);
+
+  function setUp(): { store: SqliteStore; rows: () => Array<{ seq: number; first_seq: number | null }>; close: () => void } {
+    const file = path.join(tmp(), 'c.db');
+    const store = new SqliteStore(file);
+    const reader = new Database(file, { readonly: true });
+    const rows = reader.prepare('SELECT seq, first_seq FROM events ORDER BY job_id, seq');
+    return {
+      store,
+      rows: () => rows.all() as Array<{ seq: number; first_seq: number | null }>,
+      close: () => {
+        reader.close();
+        store.close();
+      },
+    };
+  }
+
+  it("commits a job's events of one group as one row, readable as they were appended", () => {
+    const { store, rows, close } = setUp();
+    try {
+      for (let seq = 1; seq <= 5; seq++) store.transaction(() => store.appendEvent('j', seq, ev(seq)));
+      store.transaction(() => store.appendEvent('k', 1, ev(1)));
+      // Readers of the store see them at once, every page exactly as long as asked.
+      expect(text(store.eventsAfter('j', 0, 2))).toEqual(range(1, 2));
+      expect(text(store.eventsAfter('j', 2, 2))).toEqual(range(3, 4));
+      expect(text(store.eventsAfter('j', 4, 2))).toEqual(range(5, 5));
+      expect(store.lastSeq('j')).toBe(5);
+      store.transaction(() => {
+        for (let seq = 6; seq <= 8; seq++) store.appendEvent('j', seq, ev(seq));
+      });
+      store.flush();
+      // Rows: 1-5 (written when first read), 6-8 (at the commit), k's single event as before.
+      expect(rows()).toEqual([
+        { seq: 5, first_seq: 1 },
+        { seq: 8, first_seq: 6 },
+        { seq: 1, first_seq: null },
+      ]);
+      expect(text(store.eventsAfter('j', 3, 100))).toEqual(range(4, 8));
+      expect(text(store.eventsAfter('j', 8, 100))).toEqual([]);
+      expect(text(store.eventsAfter('k', 0, 100))).toEqual(range(1, 1));
+    } finally {
+      close();
+    }
+  });
+
+  it('writes a row once it holds 256 events, and a replay page never holds more than asked', () => {
+    const { store, rows, close } = setUp();
+    try {
+      store.transaction(() => {
+        for (let seq = 1; seq <= 600; seq++) store.appendEvent('j', seq, ev(seq));
+      });
+      store.flush();
+      expect(rows()).toEqual([
+        { seq: 256, first_seq: 1 },
+        { seq: 512, first_seq: 257 },
+        { seq: 600, first_seq: 513 },
+      ]);
+      expect(text(store.eventsAfter('j', 250, 10))).toEqual(range(251, 260));
+      const all: string[] = [];
+      for (let after = 0; ; ) {
+        const page = store.eventsAfter('j', after, 100);
+        expect(page.length).toBeLessThanOrEqual(100);
+        if (page.length === 0) break;
+        all.push(...text(page));
+        after = page.at(-1)!.seq;
+      }
+      expect(all).toEqual(range(1, 600));
+    } finally {
+      close();
+    }
+  });
+
+  it('forgets the events of a section that rolled back, and keeps those written before it', () => {
+    const { store, close } = setUp();
+    try {
+      store.transaction(() => store.appendEvent('j', 1, ev(1)));
+      expect(() =>
+        store.transaction(() => {
+          store.appendEvent('j', 2, ev(2));
+          // A read in the section writes them; the rollback takes that back too.
+          expect(text(store.eventsAfter('j', 0, 10))).toEqual(range(1, 2));
+          store.appendEvent('j', 3, ev(3));
+          throw new Error('boom');
+        }),
+      ).toThrow('boom');
+      expect(text(store.eventsAfter('j', 0, 10))).toEqual(range(1, 1));
+      store.transaction(() => store.appendEvent('j', 2, ev(2)));
+      store.flush();
+      expect(text(store.eventsAfter('j', 0, 10))).toEqual(range(1, 2));
+      expect(store.lastSeq('j')).toBe(2);
+    } finally {
+      close();
     }
   });
 });

@@ -55,4 +55,10 @@ export const migrations: string[] = [
   `
   ALTER TABLE tasks ADD COLUMN free_attempts INTEGER NOT NULL DEFAULT 0;
   `,
+  // Several consecutive events of a job in one row: \`seq\` is the last one's, \`first_seq\`
+  // the first one's, and \`data\` their encodings, each preceded by its length (a
+  // protobuf varint). Rows of one event keep first_seq NULL and data one JobEvent.
+  `
+  ALTER TABLE events ADD COLUMN first_seq INTEGER;
+  `,
 ];
