@@ -10,7 +10,8 @@ import {
   type JobServiceClient,
   type JobSpec,
 } from '@spindle/sdk';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SqliteStore } from '@spindle/coordinator';
 import { startTestCoordinator } from '../../../test/helpers/coordinator';
 import { collect, unary, waitFor } from '../../../test/helpers/grpc';
 import { TestWorker } from '../../../test/helpers/test-worker';
@@ -239,6 +240,44 @@ describe('JobService', () => {
       for (const e of live) insert.run(jobId, e.seq, JobEvent.encode(e).finish());
     });
     expect(await replay()).toEqual(live);
+  });
+
+  it('reads a finished job from its row, with the counts it ended with, not from its tasks: also after a restart', async () => {
+    const w = new TestWorker(coord.address, 'w', WorkerKind.WORKER_KIND_STATS);
+    extra.push(() => w.kill());
+    await w.waitWelcome();
+    w.grant(3);
+    const { job } = await submit(stats(3));
+    const [a, b, c] = await w.waitAssignments(3);
+    w.succeed(a!, 10);
+    w.fail(b!, 'CSV_PARSE', false);
+    w.succeed(c!, 5);
+    const { job: cancelled } = await submit(stats(2));
+    await unary(client.cancelJob.bind(client), { jobId: cancelled!.id });
+    const getJob = async (jobId: string) => (await unary(client.getJob.bind(client), { jobId })).job!;
+    await waitFor(async () => (await getJob(job!.id)).state === JobState.JOB_STATE_FAILED);
+
+    const passes = vi.spyOn(SqliteStore.prototype, 'taskCounts');
+    extra.push(() => passes.mockRestore());
+    const ended = { tasksPending: 0, tasksRunning: 0, bytesPerSecond: 0, tasksPerSecond: 0, etaSeconds: 0 };
+    const failed = { ...ended, tasksTotal: 3, tasksSucceeded: 2, tasksFailed: 1, tasksCancelled: 0, bytesDone: 20, bytesTotal: 20, rowsDone: 15 };
+    const none = { ...ended, tasksTotal: 2, tasksSucceeded: 0, tasksFailed: 0, tasksCancelled: 2, bytesDone: 0, bytesTotal: 0, rowsDone: 0 };
+    const check = async () => {
+      expect((await getJob(job!.id)).progress).toEqual(failed);
+      expect((await getJob(cancelled!.id)).progress).toEqual(none);
+      const { jobs } = await unary(client.listJobs.bind(client), { pageSize: 10, pageToken: '', state: JobState.JOB_STATE_UNSPECIFIED, kind: 0 });
+      expect(jobs.map((j) => [j.id, j.progress])).toEqual([
+        [cancelled!.id, none],
+        [job!.id, failed],
+      ]);
+    };
+    await check();
+    await coord.stop();
+    coord = await startTestCoordinator({ SPINDLE_DB_PATH: coord.dbPath });
+    client.close();
+    client = createJobServiceClient(coord.address);
+    await check();
+    expect(passes).not.toHaveBeenCalled();
   });
 
   it('keeps jobs across a restart and dispatches their pending tasks again', async () => {

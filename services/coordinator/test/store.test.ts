@@ -98,13 +98,25 @@ describe('SqliteStore WAL checkpoints', () => {
 describe('SqliteStore migrations', () => {
   const tmp = () => makeTempDir('spindle-store-');
 
+  /** What takes a database of schema version v + 1 back to version v (undoes migration v + 1). */
+  const undo: Record<number, string> = {
+    1: 'ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms',
+    2: 'ALTER TABLE tasks DROP COLUMN free_attempts',
+    3: 'ALTER TABLE events DROP COLUMN first_seq',
+    4: ['tasks_succeeded', 'tasks_failed', 'tasks_cancelled', 'bytes_done', 'rows_done'].map((c) => `ALTER TABLE jobs DROP COLUMN ${c}`).join('; '),
+  };
+
   /**
-   * A store holding job `j` with fetch task `j/f/0` (`more` may change it), taken back to
-   * an older schema by `downgrade` (SQL) and `version`, then opened again: the upgrade runs.
+   * A store holding job `j` with fetch task `j/f/0` (`more` may change it; `state` is the
+   * job's), taken back to schema `version`, then opened again: the upgrade runs.
    */
-  function storeFromOlderSchema(downgrade: string, version: number, more: (store: SqliteStore) => void = () => {}): SqliteStore {
+  function storeFromOlderSchema(
+    version: number,
+    more: (store: SqliteStore) => void = () => {},
+    state = JobState.JOB_STATE_RUNNING,
+  ): SqliteStore {
     const file = path.join(tmp(), 'c.db');
-    const job = { id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_RUNNING, name: 'n', spec: Buffer.alloc(1), create_ms: 1 };
+    const job = { id: 'j', request_id: null, kind: JobKind.JOB_KIND_FETCH, state, name: 'n', spec: Buffer.alloc(1), create_ms: 1 };
     const store = new SqliteStore(file);
     store.transaction(() => {
       store.insertJob(job);
@@ -113,7 +125,8 @@ describe('SqliteStore migrations', () => {
     });
     store.close();
     const old = new Database(file);
-    old.exec(downgrade);
+    const current = old.pragma('user_version', { simple: true }) as number;
+    for (let v = current - 1; v >= version; v--) old.exec(undo[v]!);
     old.pragma(`user_version = ${version}`);
     old.close();
     return new SqliteStore(file);
@@ -121,11 +134,7 @@ describe('SqliteStore migrations', () => {
 
   it('upgrades a database of the first schema: existing tasks start with no retry state', () => {
     // Back to the first schema, as a coordinator before the retry-state columns left it.
-    const store = storeFromOlderSchema(
-      'ALTER TABLE tasks DROP COLUMN http_status; ALTER TABLE tasks DROP COLUMN not_before_ms; ALTER TABLE tasks DROP COLUMN free_attempts; ' +
-        'ALTER TABLE events DROP COLUMN first_seq',
-      1,
-    );
+    const store = storeFromOlderSchema(1);
     try {
       expect(store.unfinishedTasks('j')).toEqual([
         { id: 'j/f/0', job_id: 'j', idx: 0, kind: TaskKind.TASK_KIND_FETCH, attempt: 0, state: TaskState.TASK_STATE_PENDING, http_status: 0, not_before_ms: 0, free_attempts: 0 },
@@ -139,7 +148,7 @@ describe('SqliteStore migrations', () => {
 
   it('upgrades a database of the second schema: tasks keep their retry state and start with no free attempts', () => {
     // Back to the second schema, as a coordinator before free_attempts left it.
-    const store = storeFromOlderSchema('ALTER TABLE tasks DROP COLUMN free_attempts; ALTER TABLE events DROP COLUMN first_seq', 2, (s) => {
+    const store = storeFromOlderSchema(2, (s) => {
       s.markAssigned('j/f/0', 2, 'w');
       s.markRetrying('j/f/0', 503, 1234, 0);
     });
@@ -166,7 +175,7 @@ describe('SqliteStore migrations', () => {
 
   it('upgrades a database of the third schema: its events, a row each, replay with the newer rows of several', () => {
     const ev = (seq: number) => Buffer.from(`event ${seq}`);
-    const store = storeFromOlderSchema('ALTER TABLE events DROP COLUMN first_seq', 3, (s) => {
+    const store = storeFromOlderSchema(3, (s) => {
       // As the third schema's coordinator wrote them: one row per event.
       for (let seq = 1; seq <= 3; seq++) s.db.prepare('INSERT INTO events (job_id, seq, data) VALUES (?, ?, ?)').run('j', seq, ev(seq));
     });
@@ -180,6 +189,28 @@ describe('SqliteStore migrations', () => {
       expect(text(store.eventsAfter('j', 2, 3))).toEqual([3, 4, 5].map((n) => [n, `event ${n}`]));
       expect(text(store.eventsAfter('j', 5, 100))).toEqual([6, 7, 8, 9].map((n) => [n, `event ${n}`]));
       expect(store.lastSeq('j')).toBe(9);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("upgrades a database of the fourth schema: finished jobs get their final counts from their tasks, running ones none", () => {
+    const store = storeFromOlderSchema(
+      4,
+      (s) => {
+        s.insertJob({ id: 'r', request_id: null, kind: JobKind.JOB_KIND_FETCH, state: JobState.JOB_STATE_RUNNING, name: 'n', spec: Buffer.alloc(1), create_ms: 2 });
+        s.insertTask({ id: 'r/f/0', job_id: 'r', idx: 0, kind: TaskKind.TASK_KIND_FETCH, target: 'http://x/0', spec: Buffer.alloc(1) });
+        s.markFinished('j/f/0', TaskState.TASK_STATE_SUCCEEDED, Buffer.alloc(1), 500, 7);
+        for (const [i, state] of [[1, TaskState.TASK_STATE_SUCCEEDED], [2, TaskState.TASK_STATE_FAILED], [3, TaskState.TASK_STATE_CANCELLED], [4, TaskState.TASK_STATE_FAILED]] as const) {
+          s.insertTask({ id: `j/f/${i}`, job_id: 'j', idx: i, kind: TaskKind.TASK_KIND_FETCH, target: `http://x/${i}`, spec: Buffer.alloc(1) });
+          s.markFinished(`j/f/${i}`, state, Buffer.alloc(1), state === TaskState.TASK_STATE_SUCCEEDED ? 20 : 0, 0);
+        }
+      },
+      JobState.JOB_STATE_FAILED,
+    );
+    try {
+      expect(store.getJob('j')).toMatchObject({ tasks_succeeded: 2, tasks_failed: 2, tasks_cancelled: 1, bytes_done: 520, rows_done: 7 });
+      expect(store.getJob('r')).toMatchObject({ tasks_succeeded: null, tasks_failed: null, tasks_cancelled: null, bytes_done: null, rows_done: null });
     } finally {
       store.close();
     }

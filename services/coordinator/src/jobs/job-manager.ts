@@ -247,6 +247,11 @@ export class JobManager {
       start_ms: null,
       end_ms: null,
       last_seq: 0,
+      tasks_succeeded: null,
+      tasks_failed: null,
+      tasks_cancelled: null,
+      bytes_done: null,
+      rows_done: null,
     };
     const job: ActiveJob = {
       row,
@@ -716,7 +721,15 @@ export class JobManager {
     job.row.state = state;
     job.row.end_ms = Date.now();
     this.appendEvent(job, { $case: 'stateChanged', value: { state, progress: this.progressOf(job) } });
-    this.store.setJobState(job.row.id, state, job.row.end_ms, true, job.row.last_seq);
+    const counts = { succeeded: job.succeeded, failed: job.failed, cancelled: job.cancelled, bytes: job.bytesDone, rows: job.rowsDone };
+    Object.assign(job.row, {
+      tasks_succeeded: counts.succeeded,
+      tasks_failed: counts.failed,
+      tasks_cancelled: counts.cancelled,
+      bytes_done: counts.bytes,
+      rows_done: counts.rows,
+    });
+    this.store.endJob(job.row.id, state, job.row.end_ms, job.row.last_seq, counts);
     this.store.commitSoon();
     this.active.delete(job.row.id);
     this.logger.info(
@@ -835,7 +848,7 @@ export class JobManager {
         $case: 'stateChanged',
         value: { state: JobState.JOB_STATE_RUNNING, progress: this.progressOf(job) },
       });
-      this.store.setJobState(job.row.id, JobState.JOB_STATE_RUNNING, job.row.start_ms, false, job.row.last_seq);
+      this.store.setJobState(job.row.id, JobState.JOB_STATE_RUNNING, job.row.start_ms, job.row.last_seq);
     }
     const assignment: TaskAssignment = {
       taskId,
@@ -925,6 +938,36 @@ export class JobManager {
     };
   }
 
+  /**
+   * The task counts of a job not running here: a finished job's from its row, where it
+   * ended with them (no pass over its tasks); else (a job ended before they were kept
+   * there) from its tasks.
+   */
+  private restingCounts(row: JobHeader): RestingCounts {
+    if (row.tasks_succeeded !== null) {
+      return {
+        pending: 0,
+        running: 0,
+        succeeded: row.tasks_succeeded,
+        failed: row.tasks_failed ?? 0,
+        cancelled: row.tasks_cancelled ?? 0,
+        bytes: row.bytes_done ?? 0,
+        rows: row.rows_done ?? 0,
+      };
+    }
+    const c = this.store.taskCounts(row.id);
+    const n = (s: TaskState) => c.byState.get(s) ?? 0;
+    return {
+      pending: n(TaskState.TASK_STATE_PENDING),
+      running: n(TaskState.TASK_STATE_RUNNING),
+      succeeded: n(TaskState.TASK_STATE_SUCCEEDED),
+      failed: n(TaskState.TASK_STATE_FAILED),
+      cancelled: n(TaskState.TASK_STATE_CANCELLED),
+      bytes: c.bytes,
+      rows: c.rows,
+    };
+  }
+
   private storedSpec(jobId: string): Buffer {
     const spec = this.store.getJobSpec(jobId);
     if (spec === undefined) throw new SpindleError('INTERNAL', `job ${jobId} has no stored spec`);
@@ -938,28 +981,7 @@ export class JobManager {
    */
   private toJob(row: JobHeader & { spec?: Buffer }, withSpec: boolean, spec?: JobSpec): Job {
     const active = this.active.get(row.id);
-    let progress: JobProgress;
-    if (active) progress = this.progressOf(active);
-    else {
-      const c = this.store.taskCounts(row.id);
-      const n = (s: TaskState) => c.byState.get(s) ?? 0;
-      let total = 0;
-      for (const v of c.byState.values()) total += v;
-      progress = {
-        tasksTotal: total,
-        tasksPending: n(TaskState.TASK_STATE_PENDING),
-        tasksRunning: n(TaskState.TASK_STATE_RUNNING),
-        tasksSucceeded: n(TaskState.TASK_STATE_SUCCEEDED),
-        tasksFailed: n(TaskState.TASK_STATE_FAILED),
-        tasksCancelled: n(TaskState.TASK_STATE_CANCELLED),
-        bytesDone: c.bytes,
-        bytesTotal: c.bytes,
-        rowsDone: c.rows,
-        bytesPerSecond: 0,
-        tasksPerSecond: 0,
-        etaSeconds: 0,
-      };
-    }
+    const progress = active ? this.progressOf(active) : restingProgress(this.restingCounts(row));
     return {
       id: row.id,
       requestId: row.request_id ?? '',
@@ -1074,6 +1096,35 @@ function kindOfTaskId(taskId: string): TaskKind {
 /** Worker kind that runs a task kind. */
 export function workerKindFor(kind: TaskKind): WorkerKind {
   return WORKER_KIND_FOR_TASK[kind] ?? WorkerKind.WORKER_KIND_UNSPECIFIED;
+}
+
+/** A job's tasks by state, and the bytes and rows of those that finished. */
+interface RestingCounts {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  bytes: number;
+  rows: number;
+}
+
+/** The progress of a job not running here: no rate, no ETA. */
+function restingProgress(c: RestingCounts): JobProgress {
+  return {
+    tasksTotal: c.pending + c.running + c.succeeded + c.failed + c.cancelled,
+    tasksPending: c.pending,
+    tasksRunning: c.running,
+    tasksSucceeded: c.succeeded,
+    tasksFailed: c.failed,
+    tasksCancelled: c.cancelled,
+    bytesDone: c.bytes,
+    bytesTotal: c.bytes,
+    rowsDone: c.rows,
+    bytesPerSecond: 0,
+    tasksPerSecond: 0,
+    etaSeconds: 0,
+  };
 }
 
 /**

@@ -61,4 +61,19 @@ export const migrations: string[] = [
   `
   ALTER TABLE events ADD COLUMN first_seq INTEGER;
   `,
+  // A finished job's task counts and totals, written when it ends, so that reading a
+  // finished job (GetJob, ListJobs) needs no pass over its tasks; NULL while it runs.
+  // Jobs that ended before get theirs from their tasks, once, here.
+  `
+  ALTER TABLE jobs ADD COLUMN tasks_succeeded INTEGER;
+  ALTER TABLE jobs ADD COLUMN tasks_failed INTEGER;
+  ALTER TABLE jobs ADD COLUMN tasks_cancelled INTEGER;
+  ALTER TABLE jobs ADD COLUMN bytes_done INTEGER;
+  ALTER TABLE jobs ADD COLUMN rows_done INTEGER;
+  UPDATE jobs SET (tasks_succeeded, tasks_failed, tasks_cancelled, bytes_done, rows_done) = (
+    SELECT count(*) FILTER (WHERE state = 3), count(*) FILTER (WHERE state = 4), count(*) FILTER (WHERE state = 5),
+           coalesce(sum(bytes), 0), coalesce(sum(rows), 0)
+    FROM tasks WHERE job_id = jobs.id
+  ) WHERE state IN (3, 4, 5);
+  `,
 ];

@@ -27,22 +27,43 @@ const MAX_EVENTS_PER_ROW = 256;
 /** How often the checkpoint thread copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 250;
 
-/** A job row as stored. `spec` is an encoded spindle.v1.JobSpec. */
-export interface JobRow {
+/** A job row without its spec, which can be megabytes (one URL per item). */
+export interface JobHeader {
   id: string;
   request_id: string | null;
   kind: JobKind;
   state: JobState;
   name: string;
-  spec: Buffer;
   create_ms: number;
   start_ms: number | null;
   end_ms: number | null;
   last_seq: number;
+  /** A finished job's final counts and totals (see {@link FinalCounts}); null until it ends. */
+  tasks_succeeded: number | null;
+  tasks_failed: number | null;
+  tasks_cancelled: number | null;
+  bytes_done: number | null;
+  rows_done: number | null;
 }
 
-/** A job row without its spec, which can be megabytes (one URL per item). */
-export type JobHeader = Omit<JobRow, 'spec'>;
+/** A job row as stored. `spec` is an encoded spindle.v1.JobSpec. */
+export interface JobRow extends JobHeader {
+  spec: Buffer;
+}
+
+/** What a job ended with: its tasks by final state, and the bytes and rows they produced. */
+export interface FinalCounts {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  bytes: number;
+  rows: number;
+}
+
+/** The columns of a {@link JobHeader}. */
+const JOB_HEADER_COLUMNS =
+  'id, request_id, kind, state, name, create_ms, start_ms, end_ms, last_seq, ' +
+  'tasks_succeeded, tasks_failed, tasks_cancelled, bytes_done, rows_done';
 
 /**
  * A task row. `spec` is an encoded FetchTask or StatsTask; `outcome` an encoded
@@ -157,12 +178,17 @@ export class SqliteStore {
         `INSERT INTO jobs (id, request_id, kind, state, name, spec, create_ms, last_seq)
          VALUES (@id, @request_id, @kind, @state, @name, @spec, @create_ms, 0)`,
       ),
-      jobById: db.prepare(`SELECT * FROM jobs WHERE id = ?`),
+      jobById: db.prepare(`SELECT ${JOB_HEADER_COLUMNS} FROM jobs WHERE id = ?`),
       jobSpecById: db.prepare(`SELECT spec FROM jobs WHERE id = ?`).pluck(),
       jobByRequestId: db.prepare(`SELECT * FROM jobs WHERE request_id = ?`),
       setJobState: db.prepare(
         `UPDATE jobs SET state = @state, start_ms = COALESCE(start_ms, @start_ms), end_ms = @end_ms,
            last_seq = @last_seq WHERE id = @id`,
+      ),
+      endJob: db.prepare(
+        `UPDATE jobs SET state = @state, start_ms = COALESCE(start_ms, @end_ms), end_ms = @end_ms, last_seq = @last_seq,
+           tasks_succeeded = @succeeded, tasks_failed = @failed, tasks_cancelled = @cancelled,
+           bytes_done = @bytes, rows_done = @rows WHERE id = @id`,
       ),
       insertTask: db.prepare(
         `INSERT INTO tasks (id, job_id, idx, kind, state, attempt, worker_id, target, spec)
@@ -288,13 +314,14 @@ export class SqliteStore {
     }
   }
 
-  insertJob(row: Omit<JobRow, 'start_ms' | 'end_ms' | 'last_seq'>): void {
+  insertJob(row: Pick<JobRow, 'id' | 'request_id' | 'kind' | 'state' | 'name' | 'spec' | 'create_ms'>): void {
     this.write();
     this.stmts.insertJob.run(row);
   }
 
-  getJob(id: string): JobRow | undefined {
-    return this.stmts.jobById.get(id) as JobRow | undefined;
+  /** A job without its spec (see {@link getJobSpec}). */
+  getJob(id: string): JobHeader | undefined {
+    return this.stmts.jobById.get(id) as JobHeader | undefined;
   }
 
   /** A job's encoded spindle.v1.JobSpec alone. */
@@ -306,9 +333,16 @@ export class SqliteStore {
     return this.stmts.jobByRequestId.get(requestId) as JobRow | undefined;
   }
 
-  setJobState(id: string, state: JobState, nowMs: number, terminal: boolean, lastSeq: number): void {
+  /** A job's new state that is not its end (see {@link endJob}). */
+  setJobState(id: string, state: JobState, nowMs: number, lastSeq: number): void {
     this.write();
-    this.stmts.setJobState.run({ id, state, start_ms: nowMs, end_ms: terminal ? nowMs : null, last_seq: lastSeq });
+    this.stmts.setJobState.run({ id, state, start_ms: nowMs, end_ms: null, last_seq: lastSeq });
+  }
+
+  /** A job ended: its terminal state, when, its last event and its final counts. */
+  endJob(id: string, state: JobState, endMs: number, lastSeq: number, counts: FinalCounts): void {
+    this.write();
+    this.stmts.endJob.run({ id, state, end_ms: endMs, last_seq: lastSeq, ...counts });
   }
 
   /** create_ms of the newest job; 0 when there is none. */
@@ -322,7 +356,7 @@ export class SqliteStore {
     after?: { createMs: number; id: string };
     state?: JobState;
     kind?: JobKind;
-  }): JobRow[] {
+  }): JobHeader[] {
     const where: string[] = [];
     const args: Record<string, unknown> = { limit: filter.pageSize };
     if (filter.after) {
@@ -338,9 +372,9 @@ export class SqliteStore {
       where.push('kind = @kind');
       args.kind = filter.kind;
     }
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT ${JOB_HEADER_COLUMNS} FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY create_ms DESC, id DESC LIMIT @limit`;
-    return this.db.prepare(sql).all(args) as JobRow[];
+    return this.db.prepare(sql).all(args) as JobHeader[];
   }
 
   insertTask(task: NewTask): void {
