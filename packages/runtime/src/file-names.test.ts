@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   deriveFileName,
   FALLBACK_FILE_NAME,
+  hasUsableName,
   isPlaceholderName,
   isPlainSafeName,
   fileNameFromUrl,
@@ -135,6 +136,7 @@ describe('sanitizeFileName', () => {
       }
     }
     names.push('CON', 'con.txt', 'Nul.tar.gz', 'com1', 'COM9.log', 'lpt0', 'conin$', 'console', 'lpt10', 'aux_', '-aux');
+    names.push('prn.a.b', 'AUX.', 'lpt9.tar.gz', 'conx', 'nul_.txt', 'com10.log', 'co.n', 'c.on', 'lpt.1', '_nul');
     names.push('x'.repeat(MAX_FILE_NAME_BYTES), 'x'.repeat(MAX_FILE_NAME_BYTES + 1), `${'x'.repeat(MAX_FILE_NAME_BYTES - 4)}.csv`);
     let fast = 0;
     for (const name of names) {
@@ -143,11 +145,12 @@ describe('sanitizeFileName', () => {
       if (isPlainSafeName(name)) {
         fast++;
         expect(general, JSON.stringify(name)).toBe(name);
+        expect(hasUsableName(name), JSON.stringify(name)).toBe(true);
       }
     }
     // The fast path is taken (or this test proves nothing), and refused for what it must refuse.
     expect(fast).toBeGreaterThan(500);
-    for (const name of ['CON', 'con.txt', 'com1', 'a.', '.a', 'a b', `${'x'.repeat(MAX_FILE_NAME_BYTES + 1)}`]) {
+    for (const name of ['CON', 'con.txt', 'com1', 'prn.a.b', 'lpt9.tar.gz', 'a.', '.a', 'a b', `${'x'.repeat(MAX_FILE_NAME_BYTES + 1)}`]) {
       expect(isPlainSafeName(name), name).toBe(false);
     }
   });

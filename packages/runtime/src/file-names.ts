@@ -76,12 +76,11 @@ export function sanitizeAnyFileName(raw: string, maxBytes = MAX_FILE_NAME_BYTES)
  * (NFC, four regular expressions, a split), ~0.9 ms through this check.
  */
 export function isPlainSafeName(raw: string, maxBytes = MAX_FILE_NAME_BYTES): boolean {
-  return (
-    raw.length <= maxBytes &&
-    PLAIN_SAFE_NAME.test(raw) &&
-    raw.charCodeAt(raw.length - 1) !== 0x2e /* '.' */ &&
-    !WINDOWS_RESERVED.test(raw.split('.', 1)[0]!)
-  );
+  if (raw.length > maxBytes || !PLAIN_SAFE_NAME.test(raw) || raw.charCodeAt(raw.length - 1) === 0x2e /* '.' */) return false;
+  // In this alphabet a Windows device name (CON, COM1…) has 3 or 4 characters before the first dot.
+  const dot = raw.indexOf('.');
+  const stem = dot < 0 ? raw.length : dot;
+  return (stem !== 3 && stem !== 4) || !WINDOWS_RESERVED.test(raw.slice(0, stem));
 }
 
 const PLAIN_SAFE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
@@ -249,18 +248,20 @@ export function planFileNames(items: ReadonlyArray<{ fileName: string; url: stri
     } catch {
       // An invalid URL is the caller's error to report; it still gets a name here.
     }
-    return { name: sanitizeFileName(raw), fromResponse: !hasUsableName(raw) };
+    // A plain safe name is its own sanitized form, and usable.
+    if (isPlainSafeName(raw)) return { name: raw, fromResponse: false };
+    return { name: sanitizeAnyFileName(raw), fromResponse: !hasUsableName(raw) };
   });
+  const keys = base.map((p) => fileNameKey(p.name));
   const owner = new Map<string, number>();
-  base.forEach((p, i) => {
-    const key = fileNameKey(p.name);
+  keys.forEach((key, i) => {
     if (!owner.has(key)) owner.set(key, i);
   });
   const nextK = new Map<string, number>();
   // Content-Disposition names only where no item has a name of its own (see PlannedFileName).
   const fromResponse = base.every((p) => p.fromResponse);
   return base.map((p, i) => {
-    const key = fileNameKey(p.name);
+    const key = keys[i]!;
     if (owner.get(key) === i) return fromResponse === p.fromResponse ? p : { name: p.name, fromResponse: false };
     let k = nextK.get(key) ?? 1;
     let candidate = numberedFileName(p.name, k);
