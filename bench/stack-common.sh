@@ -9,6 +9,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 harness_default() { sed -n "s/^$1 = os.environ.get(\"$2\", \"\(.*\)\")\$/\1/p" "$SPINDLE_PEER_HARNESS/harness.py"; }
 
 # start_stack NAME: the stack's folder (spindle-NAME-bench.*), a free port and the coordinator.
+# COORDINATOR_WRAP, if set, is a command (and its arguments, words without spaces) that the
+# coordinator's node command line is handed to, as `$COORDINATOR_WRAP node …`.
 start_stack() {
   STACK_DIR=$(mktemp -d -t "spindle-$1-bench.XXXXXX")
   local port
@@ -16,7 +18,7 @@ start_stack() {
   export SPINDLE_ADDR=127.0.0.1:$port
   trap stop_stack EXIT
   SPINDLE_LISTEN_ADDR=$SPINDLE_ADDR SPINDLE_DB_PATH=$STACK_DIR/coordinator.db SPINDLE_METRICS_ADDR=off \
-    SPINDLE_LOG_LEVEL=warn node "$REPO/services/coordinator/dist/main.js" >"$STACK_DIR/coordinator.log" 2>&1 &
+    SPINDLE_LOG_LEVEL=warn ${COORDINATOR_WRAP:-} node "$REPO/services/coordinator/dist/main.js" >"$STACK_DIR/coordinator.log" 2>&1 &
   COORDINATOR_PID=$!
 }
 
