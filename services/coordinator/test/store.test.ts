@@ -224,7 +224,7 @@ describe('SqliteStore migrations', () => {
     db.pragma(`user_version = ${version + 1}`);
     db.close();
     expect(() => new SqliteStore(file)).toThrow(
-      `the database's schema (version ${version + 1}) is newer than this coordinator's (${version}): run a coordinator at least as new as the one that last wrote it`,
+      `database ${file}: its schema (version ${version + 1}) is newer than this coordinator's (${version}): run a coordinator at least as new as the one that last wrote it`,
     );
   });
 });

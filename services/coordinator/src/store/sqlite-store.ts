@@ -153,7 +153,7 @@ export class SqliteStore {
     // the last transactions. Measured: FULL costs an fsync per task state change.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.migrate();
+    this.migrate(file);
     if (file !== ':memory:') {
       // The checkpoint thread keeps the WAL short; a checkpoint in COMMIT only as a
       // backstop (it then finds most pages copied already), and a WAL file that grew
@@ -236,11 +236,11 @@ export class SqliteStore {
     };
   }
 
-  private migrate(): void {
+  private migrate(file: string): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > migrations.length) {
       throw new Error(
-        `the database's schema (version ${version}) is newer than this coordinator's (${migrations.length}): ` +
+        `database ${file}: its schema (version ${version}) is newer than this coordinator's (${migrations.length}): ` +
           'run a coordinator at least as new as the one that last wrote it',
       );
     }
