@@ -33,16 +33,10 @@ export COORDINATOR_WRAP="$HERE/in-cgroup.sh $CG"
 TARGET=${TARGET:-tmpfs}
 # shellcheck source=stack.sh
 source "$HERE/stack.sh"
-"$SPINDLE_PEER_HARNESS/setup.sh" >/dev/null
-/usr/bin/python3 "$SPINDLE_PEER_HARNESS/gen-data.py" >/dev/null
-nginx_started=0
-if ! "$SPINDLE_PEER_HARNESS/serve.sh" status >/dev/null 2>&1; then
-  "$SPINDLE_PEER_HARNESS/serve.sh" start >/dev/null
-  nginx_started=1
-fi
+serve_harness
 LIST=$STACK_DIR/100k.txt
 for _ in $(seq 20); do cat "$BENCH_DIR/urls/w3.txt"; done >"$LIST"
-trap '[[ $nginx_started == 1 ]] && "$SPINDLE_PEER_HARNESS/serve.sh" stop >/dev/null; stop_stack; rmdir "$CG" 2>/dev/null || true' EXIT
+trap 'stop_harness; stop_stack; rmdir "$CG" 2>/dev/null || true' EXIT
 
 heap=$("$HERE/in-cgroup.sh" "$CG" node -e 'console.log(Math.round(require("v8").getHeapStatistics().heap_size_limit / 2 ** 20))')
 echo "limit ${LIMIT_MIB} MiB: node's heap limit in it ${heap} MiB; $(wc -l <"$LIST") URLs per job"

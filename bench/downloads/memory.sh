@@ -19,14 +19,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TARGET=${TARGET:-tmpfs}
 # shellcheck source=stack.sh
 source "$HERE/stack.sh"
-"$SPINDLE_PEER_HARNESS/setup.sh" >/dev/null
-/usr/bin/python3 "$SPINDLE_PEER_HARNESS/gen-data.py" >/dev/null
-nginx_started=0
-if ! "$SPINDLE_PEER_HARNESS/serve.sh" status >/dev/null 2>&1; then
-  "$SPINDLE_PEER_HARNESS/serve.sh" start >/dev/null
-  nginx_started=1
-fi
-trap '[[ $nginx_started == 1 ]] && "$SPINDLE_PEER_HARNESS/serve.sh" stop >/dev/null; stop_stack' EXIT
+serve_harness
+trap 'stop_harness; stop_stack' EXIT
 
 mib() { awk -v k="$1:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$FETCH_WORKER_PID/status"; }
 for round in $(seq "$ROUNDS"); do

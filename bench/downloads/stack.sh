@@ -24,3 +24,18 @@ SPINDLE_COORDINATOR_ADDR=$SPINDLE_ADDR SPINDLE_DATA_ROOT=$DATA_ROOT SPINDLE_METR
 FETCH_WORKER_PID=$!
 WORKER_PIDS+=("$FETCH_WORKER_PID")
 wait_for_worker fetch
+
+# serve_harness: the peer harness's data files, and its nginx on 127.0.0.1 unless it runs
+# already (NGINX_STARTED=1 then). stop_harness stops the nginx that serve_harness started.
+serve_harness() {
+  "$SPINDLE_PEER_HARNESS/setup.sh" >/dev/null
+  /usr/bin/python3 "$SPINDLE_PEER_HARNESS/gen-data.py" >/dev/null
+  NGINX_STARTED=0
+  if ! "$SPINDLE_PEER_HARNESS/serve.sh" status >/dev/null 2>&1; then
+    "$SPINDLE_PEER_HARNESS/serve.sh" start >/dev/null
+    NGINX_STARTED=1
+  fi
+}
+stop_harness() {
+  if [[ ${NGINX_STARTED:-0} == 1 ]]; then "$SPINDLE_PEER_HARNESS/serve.sh" stop >/dev/null; fi
+}
