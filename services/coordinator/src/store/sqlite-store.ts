@@ -200,19 +200,19 @@ export class SqliteStore {
       ),
       taskForAssignment: db.prepare(`SELECT spec, target FROM tasks WHERE id = ?`),
       taskById: db.prepare(`SELECT * FROM tasks WHERE id = ?`),
+      // The statements run for every task bind by position: an object of named values cost
+      // ~0.35 µs more per statement (better-sqlite3, 1.33 → 0.99 µs for the finishing UPDATE).
       assignTask: db.prepare(
-        `UPDATE tasks SET state = ${TaskState.TASK_STATE_RUNNING}, attempt = @attempt, worker_id = @worker_id WHERE id = @id`,
+        `UPDATE tasks SET state = ${TaskState.TASK_STATE_RUNNING}, attempt = ?, worker_id = ? WHERE id = ?`,
       ),
       interruptTask: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING}, free_attempts = free_attempts + 1 WHERE id = ?`,
       ),
       retryTask: db.prepare(
-        `UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING}, http_status = @http_status,
-           not_before_ms = @not_before_ms, free_attempts = @free_attempts WHERE id = @id`,
+        `UPDATE tasks SET state = ${TaskState.TASK_STATE_PENDING}, http_status = ?, not_before_ms = ?, free_attempts = ?
+         WHERE id = ?`,
       ),
-      finishTask: db.prepare(
-        `UPDATE tasks SET state = @state, outcome = @outcome, bytes = @bytes, rows = @rows WHERE id = @id`,
-      ),
+      finishTask: db.prepare(`UPDATE tasks SET state = ?, outcome = ?, bytes = ?, rows = ? WHERE id = ?`),
       cancelPending: db.prepare(
         `UPDATE tasks SET state = ${TaskState.TASK_STATE_CANCELLED}
          WHERE job_id = ? AND state = ${TaskState.TASK_STATE_PENDING} RETURNING id, kind, attempt, worker_id`,
@@ -419,7 +419,7 @@ export class SqliteStore {
 
   markAssigned(id: string, attempt: number, workerId: string): void {
     this.write();
-    this.stmts.assignTask.run({ id, attempt, worker_id: workerId });
+    this.stmts.assignTask.run(attempt, workerId, id);
   }
 
   /**
@@ -438,13 +438,13 @@ export class SqliteStore {
    */
   markRetrying(id: string, httpStatus: number, notBeforeMs: number, freeAttempts: number): void {
     this.write();
-    this.stmts.retryTask.run({ id, http_status: httpStatus, not_before_ms: notBeforeMs, free_attempts: freeAttempts });
+    this.stmts.retryTask.run(httpStatus, notBeforeMs, freeAttempts, id);
   }
 
   markFinished(id: string, state: TaskState, outcome: Uint8Array, bytes: number, rows: number): void {
     this.write();
     // An encoder's Uint8Array binds as a BLOB as it is; no need to copy it into a Buffer.
-    this.stmts.finishTask.run({ id, state, outcome, bytes, rows });
+    this.stmts.finishTask.run(state, outcome, bytes, rows, id);
   }
 
   /** Cancels a job's pending tasks; returns them, with the attempts they already had and the last worker. */
