@@ -22,7 +22,7 @@ import {
   type WorkerHello,
   type WorkerInfo,
 } from '@spindle/sdk';
-import type { SqliteStore, JobHeader, JobRow, NewTask, TaskRow } from '../store/sqlite-store';
+import type { SqliteStore, FinalCounts, JobHeader, JobRow, NewTask, TaskRow } from '../store/sqlite-store';
 import { TaskQueue, type QueuedTask } from '../scheduler/task-queue';
 import { WorkerSession, type Lease, type SessionTransport } from '../sessions/worker-session';
 import type { CoordinatorMetrics } from '../metrics';
@@ -721,7 +721,7 @@ export class JobManager {
     job.row.state = state;
     job.row.end_ms = Date.now();
     this.appendEvent(job, { $case: 'stateChanged', value: { state, progress: this.progressOf(job) } });
-    const counts = { succeeded: job.succeeded, failed: job.failed, cancelled: job.cancelled, bytes: job.bytesDone, rows: job.rowsDone };
+    const counts: FinalCounts = { succeeded: job.succeeded, failed: job.failed, cancelled: job.cancelled, bytes: job.bytesDone, rows: job.rowsDone };
     Object.assign(job.row, {
       tasks_succeeded: counts.succeeded,
       tasks_failed: counts.failed,
@@ -1099,14 +1099,9 @@ export function workerKindFor(kind: TaskKind): WorkerKind {
 }
 
 /** A job's tasks by state, and the bytes and rows of those that finished. */
-interface RestingCounts {
+interface RestingCounts extends FinalCounts {
   pending: number;
   running: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  bytes: number;
-  rows: number;
 }
 
 /** The progress of a job not running here: no rate, no ETA. */
