@@ -127,6 +127,23 @@ describe('fetch jobs through the coordinator', () => {
     expect(totalsOnly.map((e) => e.event?.$case)).toEqual(['stateChanged', 'stateChanged', 'stateChanged']);
   });
 
+  it('downloads into a folder that was removed after an earlier job made it, without a retry', async () => {
+    const server = await serve((req, res) => res.end(`body of ${req.url}`));
+    const urls = (prefix: string) => Array.from({ length: 16 }, (_, i) => `${server.origin}/${prefix}${i}.txt`);
+    const noRetry: RetryPolicy = { maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 10 };
+    const outputDir = `cleared-${Math.random().toString(36).slice(2)}`;
+    const first = await run(urls('a'), noRetry, outputDir);
+    expect(first.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    // The user clears the output between two jobs into the same folder; the worker's
+    // threads still know the folder from the first job.
+    await fs.rm(path.join(dataRoot, outputDir), { recursive: true });
+    const second = await run(urls('b'), noRetry, outputDir);
+    expect(second.tasks.filter((t) => t.state !== TaskState.TASK_STATE_SUCCEEDED).map((t) => t.outcome)).toEqual([]);
+    expect(second.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    expect(await listDir(path.join(dataRoot, outputDir))).toEqual(Array.from({ length: 16 }, (_, i) => `b${i}.txt`).sort());
+    expect(await fs.readFile(path.join(dataRoot, outputDir, 'b7.txt'), 'utf8')).toBe('body of /b7.txt');
+  });
+
   it("honours 429's Retry-After before the next attempt", async () => {
     const at: number[] = [];
     const server = await serve((_req, res) => {

@@ -248,19 +248,12 @@ async function runOne(id: number, task: ThreadTask, control: DownloadControl): P
   // Keeps the agent of this timeout open while the download may use it.
   agents.acquire(connectTimeoutMs);
   try {
-    let dirAbs = outputDirs.known(task.outputDir);
-    if (dirAbs === undefined) {
-      try {
-        dirAbs = await outputDirs.ensure(task.outputDir);
-      } catch (err) {
-        throw err instanceof FetchError ? err : fileSystemError(err, task.url, task.outputDir || '.');
-      }
-    }
+    const known = outputDirs.known(task.outputDir);
     const job: DownloadJob = {
       url: task.url,
       origin: task.origin,
       path: task.path,
-      dirAbs,
+      dirAbs: known ?? (await ensureOutputDir(task)),
       relDir: task.outputDir,
       fileName: task.fileName,
       nameFromResponse: task.nameFromResponse,
@@ -272,18 +265,39 @@ async function runOne(id: number, task: ThreadTask, control: DownloadControl): P
       ifExists: task.ifExists,
       limits: task.limits,
     };
-    const result = await download(job, env, {
-      control,
-      onProgress: (bytesDone, bytesTotal) => postProgress(id, bytesDone, bytesTotal),
-    });
-    return { type: 'ok', result };
+    const options = { control, onProgress: (bytesDone: number, bytesTotal: number) => postProgress(id, bytesDone, bytesTotal) };
+    try {
+      return { type: 'ok', result: await download(job, env, options) };
+    } catch (err) {
+      if (known === undefined || !isMissingFile(err)) throw err;
+      // The folder was removed after this thread made it (someone cleared the output
+      // between two jobs into the same folder): make it again and start over, once,
+      // rather than fail every download that was under way.
+      outputDirs.forget(task.outputDir);
+      job.dirAbs = await ensureOutputDir(task);
+      return { type: 'ok', result: await download(job, env, options) };
+    }
   } catch (err) {
     // The folder vanished after it was created and cached: make the next task recreate it.
-    if (errorCodeOf(err instanceof FetchError ? err.cause : err) === 'ENOENT') outputDirs.forget(task.outputDir);
+    if (isMissingFile(err)) outputDirs.forget(task.outputDir);
     return { type: 'error', error: toTaskError(err, task.url), keptPartial: control.keptPartial === true };
   } finally {
     agents.release(connectTimeoutMs);
   }
+}
+
+/** The output folder of `task`, created (and proven inside the data root) if need be. */
+async function ensureOutputDir(task: ThreadTask): Promise<string> {
+  try {
+    return await outputDirs.ensure(task.outputDir);
+  } catch (err) {
+    throw err instanceof FetchError ? err : fileSystemError(err, task.url, task.outputDir || '.');
+  }
+}
+
+/** A download failed because a file or folder on its path did not exist (ENOENT). */
+function isMissingFile(err: unknown): boolean {
+  return errorCodeOf(err instanceof FetchError ? err.cause : err) === 'ENOENT';
 }
 
 async function close(): Promise<void> {
