@@ -47,14 +47,15 @@ interface CommandModules {
 }
 
 /**
- * Loads a command's module. Node loads the compiled module with require(). Tests run
- * the TypeScript sources in-process under vitest, where require() cannot load a .ts
- * file; there import() goes through vitest's transform.
+ * Loads a command's module. Node loads the compiled module with require() (the
+ * bundler puts every `./*.js` here in the CLI's bundle, each run only when loaded).
+ * Tests run the TypeScript sources in-process under vitest, where require() cannot
+ * load a .ts file; there import() goes through vitest's transform.
  */
 async function load<K extends keyof CommandModules>(name: K): Promise<CommandModules[K]> {
   if (__filename.endsWith('.ts')) return (await import(`./${name}.ts`)) as CommandModules[K];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(`./${name}`) as CommandModules[K];
+  return require(`./${name}.js`) as CommandModules[K];
 }
 
 /** Options shared by the commands that submit a job. */
