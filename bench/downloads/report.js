@@ -66,19 +66,21 @@ for (const [workload, rows] of byWorkload) {
     const curl = peer(/^curl/);
     const aria = peer(/^aria2c/);
     const seed = rows.find((r) => r.baseline && r.median_s);
+    const hashFloor = peer(/^floor: GET \+ SHA-256/);
     summary.push(
       `| ${workload.split(' ')[0]} | ${fmt(spindle.median_s)} | ${curl ? fmt(curl.median_s / spindle.median_s, 2) : ''} | ` +
         `${aria ? fmt(aria.median_s / spindle.median_s, 2) : ''} | ${seed ? fmt(seed.median_s / spindle.median_s, 2) : ''} | ` +
         `${cp ? `${fmt(cp.median_s)} s → ${fmt(spindle.median_s / cp.median_s, 1)}×` : ''} | ${lines ? fmt(lines.median_s) : ''} | ` +
-        `${noCa ? `${fmt(noCa.median_s)} (× curl ${curl ? fmt(curl.median_s / noCa.median_s, 2) : ''})` : ''} |`,
+        `${noCa ? `${fmt(noCa.median_s)} (× curl ${curl ? fmt(curl.median_s / noCa.median_s, 2) : ''})` : ''} | ` +
+        `${hashFloor ? `${fmt(hashFloor.median_s)} s → ${fmt(spindle.median_s / hashFloor.median_s, 2)}×` : ''} |`,
     );
   }
 }
 console.log('');
 console.log(
-  '| workload | Spindle (-q) median s | × curl --parallel | × aria2c | × tutorial (seed) | `cp -r` floor → Spindle is … slower | Spindle with a line per item, s | Spindle (-q) without NODE_EXTRA_CA_CERTS, s |',
+  '| workload | Spindle (-q) median s | × curl --parallel | × aria2c | × tutorial (seed) | `cp -r` floor → Spindle is … slower | Spindle with a line per item, s | Spindle (-q) without NODE_EXTRA_CA_CERTS, s | GET + SHA-256 + write floor → Spindle is … slower |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const line of summary) console.log(line);
 console.log('');
 console.log('Physical limits measured in the same run:');

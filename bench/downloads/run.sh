@@ -5,7 +5,8 @@
 # curl --parallel --parallel-max 16, the tutorial's Python thread pool) on the standard
 # workloads W1 (2,000 × 64 KiB), W2 (4 × 256 MiB) and W3 (5,000 × 1 B) from nginx on
 # 127.0.0.1 into the disk target, plus the harness's physical-limit probes (loopback,
-# dd, cp -r). One harness run for everything, so that no workload starts right after
+# dd, cp -r) and, for W2, a floor of the per-byte work itself (hash-floor.py: GET, SHA-256,
+# write, nothing else). One harness run for everything, so that no workload starts right after
 # thousands of files of another were deleted (see the harness README); the fetch worker's
 # and the coordinator's peak RSS are read per workload (VmHWM, reset at each group).
 #
@@ -57,6 +58,12 @@ for (const [w, workload, outKind] of sets) {
   // bundle at every process start, before any JavaScript runs: ~27 ms per CLI start here
   // for 144 certificates, paid although the CLI speaks plaintext gRPC. The same -q command
   // without it shows that cost; the -q row above stays the one the ratios use.
+  // Not a peer: the per-byte work any verifying download must do (GET, SHA-256, write) and
+  // nothing else, in the fewest instructions at hand (Python's OpenSSL hashlib, 1 MiB
+  // reads, a thread per file). Only W2, where that work is the time.
+  if (w === 'w2') {
+    cases.push({ ...base, tool: 'floor: GET + SHA-256 + write (hash-floor.py)', cmd: `/usr/bin/python3 ${REPO}/bench/downloads/hash-floor.py ${BENCH_DIR}/urls/${w}.txt {out}` });
+  }
   if (process.env.NODE_EXTRA_CA_CERTS) {
     cases.push({ ...base, tool: 'spindle fetch -q, node without NODE_EXTRA_CA_CERTS', cmd: `env -u NODE_EXTRA_CA_CERTS ${cmd} -q` });
   }
