@@ -16,7 +16,6 @@ import { staleTempMs, sweepStaleTemps } from '../fetch/stale-temps';
 import { EgressPolicy } from '../fetch/url-policy';
 import { WriteMode } from '../fetch/write-mode';
 import { ConnectTimeoutAgents } from './agents';
-import { fetchConnector, READ_BYTES } from './connector';
 import {
   CANCEL,
   FORGET,
@@ -42,13 +41,10 @@ const egress = new EgressPolicy(config);
 const outputDirs = new OutputDirs(config.dataRoot, (dir) => void sweepStaleTemps(dir, staleTempMs(config.resumeTtlMs)));
 const partials = new PartialRegistry(config.resumeTtlMs);
 // One Agent per connect timeout (connect timeouts are per Agent in undici), the
-// default's for good and a few others (see ConnectTimeoutAgents). All read
-// plain-HTTP sockets into this thread's one read buffer (see fetchConnector).
-const readBuffer = Buffer.allocUnsafe(READ_BYTES);
+// default's for good and a few others (see ConnectTimeoutAgents).
 const agents = new ConnectTimeoutAgents(
   config.limits.connectTimeoutMs,
-  (timeout) =>
-    new Agent({ connections: config.connectionsPerOrigin, connect: fetchConnector({ timeout, lookup: egress.lookup }, readBuffer) }),
+  (timeout) => new Agent({ connections: config.connectionsPerOrigin, connect: { timeout, lookup: egress.lookup } }),
 );
 
 const env: DownloadEnv = {
@@ -70,8 +66,7 @@ interface Running {
 
 /**
  * Bounds the memory held by dead socket buffers. Every socket read allocates a
- * fresh buffer outside the V8 heap (the copy out of the thread's read buffer,
- * up to 1 MiB; Node's own 64 KiB for TLS); once hashed and written it is
+ * fresh 64 KiB buffer outside the V8 heap; once hashed and written it is
  * garbage, but V8 only collects it when its own heap asks for a collection or
  * when about 64 MiB of such external memory has accumulated, per thread. On a
  * large download that is tens of MiB of RSS per thread for nothing. A young
