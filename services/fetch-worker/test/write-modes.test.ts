@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TaskExecutor } from '@spindle/runtime';
 import type { FetchTask } from '@spindle/sdk';
 import { createFetchExecutor } from '@spindle/fetch-worker';
@@ -39,11 +39,23 @@ describe.each([
     ['/spill.bin', randomBytes(300 * 1024)],
     ['/large.bin', randomBytes(3 * 1024 * 1024 + 17)],
   ]);
+  const stallBody = randomBytes(500 * 1024);
+  let stall: { more(): void; end(): void } | null = null;
 
   beforeAll(async () => {
     dataRoot = await makeDataRoot();
     executor = createFetchExecutor({ dataRoot, threads: 1, slots: 4, allowLoopback: true, syncWriteLimitMs });
     server = await startServer((req, res) => {
+      if (req.url === '/stall.bin') {
+        // 300 KiB of 500, 100 KiB more and the rest when the test says so.
+        res.writeHead(200, { 'content-length': stallBody.length });
+        res.write(stallBody.subarray(0, 300 * 1024));
+        stall = {
+          more: () => res.write(stallBody.subarray(300 * 1024, 400 * 1024)),
+          end: () => res.end(stallBody.subarray(400 * 1024)),
+        };
+        return;
+      }
       const body = bodies.get(req.url ?? '');
       if (body === undefined) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-length': body.length });
@@ -73,6 +85,27 @@ describe.each([
       expect((await fs.readFile(path.join(dataRoot, 'ok', p.slice(1)))).equals(body), p).toBe(true);
     }
     expect(await listDir(path.join(dataRoot, 'ok'))).toEqual(['large.bin', 'spill.bin']);
+  });
+
+  it('puts every byte received of a streamed body on disk while the rest is still to come', async () => {
+    const dir = path.join(dataRoot, 'stall');
+    const running = executor.run(fetchTask(`${server.origin}/stall.bin`, { outputDir: 'stall' }), taskContext());
+    // The temporary file (the only entry) holds what was sent, though no more comes yet.
+    const onDisk = (bytes: number): Promise<void> =>
+      vi.waitFor(
+        async () => {
+          const [temp] = await listDir(dir);
+          expect((await fs.stat(path.join(dir, temp ?? 'none'))).size).toBe(bytes);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+    await onDisk(300 * 1024);
+    // Chunks that come to an open, idle file: less than a write's worth, written all the same.
+    stall?.more();
+    await onDisk(400 * 1024);
+    stall?.end();
+    expect(await running).toMatchObject({ $case: 'fetch', value: { bytes: stallBody.length, sha256: sha256(stallBody) } });
+    expect(await listDir(dir)).toEqual(['stall.bin']);
   });
 
   it('fails a download whose writes fail (file system full) with the error, and leaves nothing behind', async (ctx) => {

@@ -163,6 +163,16 @@ const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]
 const SPILL_BYTES = 256 * 1024;
 /** The socket is paused while this much data waits for the disk (or for hashing). */
 const HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * A streamed body's chunks that arrive in one event-loop turn (Node reads a
+ * socket 64 KiB at a time, up to 32 reads per wake-up) go to the file in one
+ * writev at the end of the turn, or at once when this much is queued. W2 on
+ * disk, two stacks in alternating runs (8 each, both orders): worker CPU
+ * 144.8 → 135.8 and 157.0 → 144.3 cs per run, wall 860 → 831 and 965 → 888 ms;
+ * memory.sh high-water 154 MiB (the chunks are still freed young). Below
+ * HIGH_WATER_BYTES, so it never pauses the socket.
+ */
+const COALESCE_BYTES = 512 * 1024;
 /** Bodies of redirects and error responses are read (keeping the connection) up to this. */
 const DISCARD_LIMIT_BYTES = 64 * 1024;
 /** …and for at most this long, after which the connection is closed instead. */
@@ -1293,6 +1303,8 @@ class TempFile {
   #fd: number | null = null;
   #busy = false;
   #failed = false;
+  /** A write of what is queued is due at the end of this event-loop turn. */
+  #writeScheduled = false;
   /** Something may exist on disk at #path because of this object. */
   #touched = false;
   #finish: { resolve: () => void; reject: (err: unknown) => void } | null = null;
@@ -1322,9 +1334,20 @@ class TempFile {
       this.#state = 'streaming';
       this.#open();
     } else if (!this.#busy && this.#fd !== null) {
-      this.#drain();
+      if (this.#queued >= COALESCE_BYTES) this.#drain();
+      else this.#writeAtEndOfTurn();
     }
     return this.#queued < HIGH_WATER_BYTES;
+  }
+
+  #writeAtEndOfTurn(): void {
+    if (this.#writeScheduled) return;
+    this.#writeScheduled = true;
+    setImmediate(() => {
+      this.#writeScheduled = false;
+      // finish() and settle() write what is queued themselves.
+      if (this.#state === 'streaming' && !this.#busy) this.#drain();
+    });
   }
 
   /** Writes what is queued and closes the file. Rejects on a write error. */
